@@ -1,0 +1,311 @@
+"""The NATS bus: connection, JetStream streams, event publishing, RPC over request/reply, durable consumers.
+
+RPC replies are `{"ok": <reply model>}` or `{"error": {"code", "message", "details"}}`; the caller gets
+the reply model or the same typed `TuskError` the handler raised. Trace context rides in NATS headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from pydantic import ValidationError
+
+from tusk_common.errors import Internal, Invalid, TuskError, Unavailable, from_wire
+from tusk_common.events import CloudEvent, Event, envelope
+from tusk_common.settings import NatsSettings
+from tusk_common.subjects import (
+    DATUMS_PREFIX,
+    DATUMS_STREAM,
+    EVENTS_PREFIX,
+    EVENTS_STREAM,
+    rpc_queue_group,
+    rpc_subject,
+)
+from tusk_common.wire.base import Request, Wire
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Any], Awaitable[Wire]]
+EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+
+def validation_to_invalid(exc: ValidationError, prefix: str = "") -> Invalid:
+    """The first pydantic error as an `Invalid` that names its field."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    if prefix:
+        field = f"{prefix}.{field}"
+    return Invalid(f"{field}: {err.get('msg', 'invalid value')}", field=field)
+
+
+class Bus:
+    """One NATS connection of one service process, with JetStream."""
+
+    def __init__(self, nc: NatsClient, settings: NatsSettings, *, name: str) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.settings = settings
+        self.name = name
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._subs: list[Any] = []
+        self._rpc_slots = asyncio.BoundedSemaphore(256)
+
+    @classmethod
+    async def connect(cls, settings: NatsSettings, *, name: str) -> Bus:
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats.error", error=str(exc))
+
+        async def on_disconnect() -> None:
+            log.warning("nats.disconnected")
+
+        async def on_reconnect() -> None:
+            log.info("nats.reconnected")
+
+        try:
+            nc = await nats.connect(
+                settings.url,
+                name=name,
+                connect_timeout=settings.connect_timeout,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            )
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            raise Unavailable(f"cannot reach NATS at {settings.url}: {exc}") from exc
+        return cls(nc, settings, name=name)
+
+    async def ensure_streams(self) -> None:
+        """Declare TUSK_EVENTS and TUSK_DATUMS (idempotent; updates limits of existing streams)."""
+        configs = [
+            StreamConfig(
+                name=EVENTS_STREAM,
+                subjects=[f"{EVENTS_PREFIX}.>"],
+                storage=StorageType.FILE,
+                max_age=self.settings.events_max_age_days * 86400,
+                max_bytes=self.settings.events_max_bytes,
+                duplicate_window=120,
+                num_replicas=self.settings.stream_replicas,
+            ),
+            StreamConfig(
+                name=DATUMS_STREAM,
+                subjects=[f"{DATUMS_PREFIX}.>"],
+                storage=StorageType.FILE,
+                retention=RetentionPolicy.WORK_QUEUE,
+                duplicate_window=120,
+                num_replicas=self.settings.stream_replicas,
+            ),
+        ]
+        for cfg in configs:
+            try:
+                await self.js.add_stream(cfg)
+            except nats.js.errors.BadRequestError:
+                await self.js.update_stream(cfg)
+
+    # ------------------------------------------------------------------ publish
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        msg_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        """Publish to JetStream and wait for the stream's ack (de-duplicated by `msg_id`)."""
+        hdrs = dict(headers or {})
+        if msg_id:
+            hdrs["Nats-Msg-Id"] = msg_id
+        try:
+            await self.js.publish(subject, payload, timeout=timeout, headers=hdrs or None)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError,
+                nats.js.errors.ServiceUnavailableError, TimeoutError) as exc:
+            raise Unavailable(f"JetStream did not acknowledge {subject}: {type(exc).__name__}") from exc
+
+    async def publish_event(self, event: Event, *, source: str, event_id: str | None = None) -> str:
+        """Publish directly (no outbox): for events whose loss a crash may tolerate."""
+        ce = envelope(event, source=source, event_id=event_id)
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        await self.publish(event.subject(), ce.model_dump_json().encode(), msg_id=ce.id, headers=headers)
+        return ce.id
+
+    # ------------------------------------------------------------------ RPC
+
+    async def request(self, req: Request, *, timeout: float | None = None) -> Any:
+        """Call `req` on its service; returns `req.REPLY` or raises the remote typed error."""
+        subject = rpc_subject(req.SERVICE, req.METHOD)
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        try:
+            msg = await self.nc.request(
+                subject,
+                req.model_dump_json().encode(),
+                timeout=timeout or self.settings.request_timeout,
+                headers=headers or None,
+            )
+        except nats.errors.NoRespondersError as exc:
+            raise Unavailable(f"no {req.SERVICE} service is running (no responder on {subject})") from exc
+        except (nats.errors.TimeoutError, TimeoutError) as exc:
+            raise Unavailable(f"{req.SERVICE} did not answer {req.METHOD} in time") from exc
+        except nats.errors.ConnectionClosedError as exc:
+            raise Unavailable("the NATS connection is closed") from exc
+        body = json.loads(msg.data)
+        if "error" in body:
+            raise from_wire(body["error"])
+        return req.REPLY.model_validate(body["ok"])
+
+    async def serve(self, handlers: Mapping[type[Request], Handler]) -> None:
+        """Answer each request type on its subject, in the service's queue group, concurrently."""
+        for req_type, handler in handlers.items():
+            subject = rpc_subject(req_type.SERVICE, req_type.METHOD)
+            cb = self._make_rpc_callback(req_type, handler)
+            sub = await self.nc.subscribe(subject, queue=rpc_queue_group(req_type.SERVICE), cb=cb)
+            self._subs.append(sub)
+
+    def _make_rpc_callback(self, req_type: type[Request], handler: Handler) -> Callable[[Msg], Awaitable[None]]:
+        async def on_msg(msg: Msg) -> None:
+            # nats-py runs one subscription's callbacks one at a time; answer concurrently instead.
+            await self._rpc_slots.acquire()
+            task = asyncio.create_task(self._answer(req_type, handler, msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._rpc_done)
+
+        return on_msg
+
+    def _rpc_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._rpc_slots.release()
+
+    async def _answer(self, req_type: type[Request], handler: Handler, msg: Msg) -> None:
+        ctx = propagate.extract(dict(msg.headers or {}))
+        token = otel_context.attach(ctx)
+        try:
+            try:
+                req = req_type.model_validate_json(msg.data)
+                reply = await handler(req)
+                body: dict[str, Any] = {"ok": reply.model_dump(mode="json")}
+            except ValidationError as exc:
+                body = {"error": validation_to_invalid(exc).to_wire()}
+            except TuskError as exc:
+                body = {"error": exc.to_wire()}
+            except Exception as exc:
+                log.exception("rpc.failed", method=req_type.METHOD)
+                body = {"error": Internal(f"{req_type.METHOD} failed: {type(exc).__name__}").to_wire()}
+            if msg.reply:
+                await msg.respond(json.dumps(body, separators=(",", ":")).encode())
+        except nats.errors.ConnectionClosedError:
+            log.warning("rpc.reply_lost", method=req_type.METHOD)
+        finally:
+            otel_context.detach(token)
+
+    # ------------------------------------------------------------------ consumers
+
+    async def consume_events(
+        self,
+        durable: str,
+        handler: EventHandler,
+        *,
+        kinds: list[str] | None = None,
+        stopping: asyncio.Event,
+        max_ack_pending: int = 256,
+        batch: int = 64,
+        ack_wait: float = 60.0,
+        max_deliver: int = 20,
+        retry_delay: float = 1.0,
+    ) -> None:
+        """Feed every event (or those of `kinds`) to `handler` through a durable pull consumer until
+        `stopping` is set. Replicas using the same `durable` share the work. The handler must be
+        idempotent: a retryable error naks for redelivery, any other error terminates the message.
+        """
+        filters = [f"{EVENTS_PREFIX}.{k}" for k in kinds] if kinds else [f"{EVENTS_PREFIX}.>"]
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=max_ack_pending,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+            filter_subjects=filters if len(filters) > 1 else None,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+        )
+        try:
+            await self.js.add_consumer(EVENTS_STREAM, config)
+        except nats.js.errors.BadRequestError:
+            pass  # exists with a compatible config
+        sub = await self.js.pull_subscribe_bind(durable, stream=EVENTS_STREAM)
+        try:
+            while not stopping.is_set():
+                try:
+                    msgs = await sub.fetch(batch, timeout=1.0)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.js.errors.ServiceUnavailableError) as exc:
+                    log.warning("consumer.fetch_failed", durable=durable, error=str(exc))
+                    await asyncio.sleep(retry_delay)
+                    continue
+                for msg in msgs:
+                    await self._handle_event(msg, handler, durable, retry_delay)
+        finally:
+            await sub.unsubscribe()
+
+    async def _handle_event(self, msg: Msg, handler: EventHandler, durable: str, retry_delay: float) -> None:
+        try:
+            ce = CloudEvent.model_validate_json(msg.data)
+        except ValidationError:
+            log.error("consumer.bad_event", durable=durable, subject=msg.subject)
+            await msg.term()
+            return
+        ctx = propagate.extract(dict(msg.headers or {}))
+        token = otel_context.attach(ctx)
+        try:
+            await handler(ce)
+        except TuskError as exc:
+            if exc.retryable:
+                log.warning("consumer.retry", durable=durable, event_id=ce.id, error=exc.message)
+                await msg.nak(delay=retry_delay)
+            else:
+                log.error("consumer.rejected", durable=durable, event_id=ce.id, error=exc.message)
+                await msg.term()
+            return
+        except Exception:
+            log.exception("consumer.failed", durable=durable, event_id=ce.id)
+            await msg.nak(delay=retry_delay)
+            return
+        finally:
+            otel_context.detach(token)
+        await msg.ack()
+
+    async def close(self) -> None:
+        for sub in self._subs:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+        self._subs.clear()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if not self.nc.is_closed:
+            await self.nc.drain()

@@ -1,0 +1,1 @@
+"""Test fixtures for every Tusk package: real nats-server and Postgres from wheels on free ports."""

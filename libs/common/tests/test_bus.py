@@ -1,0 +1,138 @@
+"""The bus against a real nats-server: RPC, typed errors, events through JetStream, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import pytest
+
+from tusk_common.bus import Bus
+from tusk_common.errors import Conflict, Invalid, NotFound, Unavailable
+from tusk_common.events import CloudEvent, RepoCreated, parse_event
+from tusk_common.settings import NatsSettings
+from tusk_common.wire.base import Request, Wire
+
+
+class Echo(Wire):
+    text: str
+
+
+class EchoRequest(Request):
+    SERVICE: ClassVar[str] = "testsvc"
+    METHOD: ClassVar[str] = "echo"
+    REPLY: ClassVar[type] = Echo
+    text: str
+    fail: str | None = None
+
+
+@pytest.fixture
+async def bus(nats_server):
+    b = await Bus.connect(NatsSettings(url=nats_server.url, request_timeout=2.0), name="test")
+    await b.ensure_streams()
+    yield b
+    await b.close()
+
+
+async def _echo(req: EchoRequest) -> Echo:
+    if req.fail == "notfound":
+        raise NotFound("no such thing", field="text", repo="r")
+    if req.fail == "crash":
+        raise RuntimeError("boom")
+    return Echo(text=req.text.upper())
+
+
+async def test_rpc_returns_the_reply_model(bus):
+    await bus.serve({EchoRequest: _echo})
+    reply = await bus.request(EchoRequest(text="hi"))
+    assert reply == Echo(text="HI")
+
+
+async def test_rpc_rebuilds_the_typed_error_with_its_details(bus):
+    await bus.serve({EchoRequest: _echo})
+    with pytest.raises(NotFound) as info:
+        await bus.request(EchoRequest(text="x", fail="notfound"))
+    assert info.value.field == "text"
+    assert info.value.details["repo"] == "r"
+
+
+async def test_rpc_handler_crash_is_an_internal_error_not_a_hang(bus):
+    await bus.serve({EchoRequest: _echo})
+    with pytest.raises(Exception) as info:
+        await bus.request(EchoRequest(text="x", fail="crash"))
+    assert getattr(info.value, "code", None) == "internal"
+    assert "RuntimeError" in str(info.value)
+
+
+async def test_rpc_with_a_malformed_request_answers_invalid_naming_the_field(bus):
+    await bus.serve({EchoRequest: _echo})
+    msg = await bus.nc.request("tusk.rpc.testsvc.echo", b'{"nottext": 1}', timeout=2)
+    assert b'"code":"invalid"' in msg.data and b"text" in msg.data
+
+
+async def test_rpc_without_a_server_is_unavailable(bus):
+    with pytest.raises(Unavailable, match="no testsvc service"):
+        await bus.request(EchoRequest(text="x"))
+
+
+async def test_rpc_requests_are_answered_concurrently(bus):
+    gate = asyncio.Event()
+
+    async def slow(req: EchoRequest) -> Echo:
+        if req.text == "first":
+            await gate.wait()
+        else:
+            gate.set()
+        return Echo(text=req.text)
+
+    await bus.serve({EchoRequest: slow})
+    a, b = await asyncio.gather(bus.request(EchoRequest(text="first")), bus.request(EchoRequest(text="second")))
+    assert (a.text, b.text) == ("first", "second")
+
+
+async def test_published_event_is_delivered_once_to_a_durable_consumer_despite_duplicate_publish(bus):
+    event_id = await bus.publish_event(RepoCreated(repo="images"), source="test")
+    await bus.publish_event(RepoCreated(repo="images"), source="test", event_id=event_id)  # a retry
+    seen: list[CloudEvent] = []
+    stopping = asyncio.Event()
+
+    async def handler(ce: CloudEvent) -> None:
+        seen.append(ce)
+        stopping.set()
+
+    await asyncio.wait_for(bus.consume_events("t1", handler, kinds=["repo.created"], stopping=stopping), 10)
+    info = await bus.js.stream_info("TUSK_EVENTS")
+    assert info.state.messages == 1
+    assert [parse_event(ce) for ce in seen] == [RepoCreated(repo="images")]
+    assert seen[0].type == "io.tusk.repo.created.v1" and seen[0].subject == "images"
+
+
+async def test_consumer_redelivers_after_a_retryable_error_and_terminates_on_a_permanent_one(bus):
+    await bus.publish_event(RepoCreated(repo="a"), source="test")
+    await bus.publish_event(RepoCreated(repo="b"), source="test")
+    calls: list[str] = []
+    stopping = asyncio.Event()
+
+    async def handler(ce: CloudEvent) -> None:
+        repo = ce.data["repo"]
+        calls.append(repo)
+        if repo == "a" and calls.count("a") == 1:
+            raise Unavailable("try later")
+        if repo == "b":
+            raise Conflict("never")
+        if calls.count("a") == 2:
+            stopping.set()
+
+    await asyncio.wait_for(
+        bus.consume_events("t2", handler, stopping=stopping, retry_delay=0.05), 10
+    )
+    assert calls.count("a") == 2 and calls.count("b") == 1
+    info = await bus.js.consumer_info("TUSK_EVENTS", "t2")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+def test_invalid_carries_field_through_the_wire_format():
+    from tusk_common.errors import from_wire
+
+    err = from_wire(Invalid("bad", field="name").to_wire())
+    assert isinstance(err, Invalid) and err.field == "name" and err.message == "bad"
