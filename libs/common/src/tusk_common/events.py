@@ -30,6 +30,8 @@ class Event(Wire):
 
 
 class RepoCreated(Event):
+    """A repo was created."""
+
     KIND: ClassVar[str] = "repo.created"
     repo: str
     description: str = ""
@@ -39,6 +41,8 @@ class RepoCreated(Event):
 
 
 class RepoDeleted(Event):
+    """A repo was deleted with its branches and commits."""
+
     KIND: ClassVar[str] = "repo.deleted"
     repo: str
 
@@ -47,6 +51,8 @@ class RepoDeleted(Event):
 
 
 class CommitStarted(Event):
+    """A commit was opened on a branch (by a user, or by a pipeline for its output)."""
+
     KIND: ClassVar[str] = "commit.started"
     repo: str
     branch: str | None
@@ -60,6 +66,8 @@ class CommitStarted(Event):
 
 
 class CommitFinished(Event):
+    """A commit was finished: it is immutable from now on; pipelines reading its branch react to this."""
+
     KIND: ClassVar[str] = "commit.finished"
     repo: str
     branch: str | None
@@ -76,6 +84,8 @@ class CommitFinished(Event):
 
 
 class BranchUpdated(Event):
+    """A branch head moved (new commit, `create branch --head`, squash or delete)."""
+
     KIND: ClassVar[str] = "branch.updated"
     repo: str
     branch: str
