@@ -136,3 +136,21 @@ def test_invalid_carries_field_through_the_wire_format():
 
     err = from_wire(Invalid("bad", field="name").to_wire())
     assert isinstance(err, Invalid) and err.field == "name" and err.message == "bad"
+
+
+async def test_rpc_metrics_count_requests_by_method_and_code(nats_server):
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    bus = await Bus.connect(NatsSettings(url=nats_server.url), name="m", registry=registry)
+    try:
+        await bus.serve({EchoRequest: _echo})
+        await bus.request(EchoRequest(text="a"))
+        with pytest.raises(NotFound):
+            await bus.request(EchoRequest(text="a", fail="notfound"))
+        labels = {"service": "testsvc", "method": "echo"}
+        assert registry.get_sample_value("tusk_rpc_requests_total", {**labels, "code": "ok"}) == 1
+        assert registry.get_sample_value("tusk_rpc_requests_total", {**labels, "code": "not_found"}) == 1
+        assert registry.get_sample_value("tusk_rpc_request_seconds_count", labels) == 2
+    finally:
+        await bus.close()

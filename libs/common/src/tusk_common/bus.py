@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -27,8 +28,10 @@ from nats.js.api import (
 )
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from tusk_common.busmetrics import BusMetrics
 from tusk_common.errors import Internal, Invalid, TuskError, Unavailable, from_wire
 from tusk_common.events import CloudEvent, Event, envelope
 from tusk_common.settings import NatsSettings
@@ -60,8 +63,11 @@ def validation_to_invalid(exc: ValidationError, prefix: str = "") -> Invalid:
 class Bus:
     """One NATS connection of one service process, with JetStream."""
 
-    def __init__(self, nc: NatsClient, settings: NatsSettings, *, name: str) -> None:
+    def __init__(
+        self, nc: NatsClient, settings: NatsSettings, *, name: str, metrics: BusMetrics | None = None
+    ) -> None:
         self.nc = nc
+        self.metrics = metrics
         self.js = nc.jetstream()
         self.settings = settings
         self.name = name
@@ -70,7 +76,9 @@ class Bus:
         self._rpc_slots = asyncio.BoundedSemaphore(256)
 
     @classmethod
-    async def connect(cls, settings: NatsSettings, *, name: str) -> Bus:
+    async def connect(
+        cls, settings: NatsSettings, *, name: str, registry: CollectorRegistry | None = None
+    ) -> Bus:
         async def on_error(exc: Exception) -> None:
             log.warning("nats.error", error=str(exc))
 
@@ -94,7 +102,7 @@ class Bus:
             )
         except (OSError, nats.errors.Error, TimeoutError) as exc:
             raise Unavailable(f"cannot reach NATS at {settings.url}: {exc}") from exc
-        return cls(nc, settings, name=name)
+        return cls(nc, settings, name=name, metrics=BusMetrics(registry) if registry is not None else None)
 
     async def ensure_streams(self) -> None:
         """Declare TUSK_EVENTS and TUSK_DATUMS (idempotent; updates limits of existing streams)."""
@@ -140,6 +148,8 @@ class Bus:
             hdrs["Nats-Msg-Id"] = msg_id
         try:
             await self.js.publish(subject, payload, timeout=timeout, headers=hdrs or None)
+            if self.metrics:
+                self.metrics.published.labels(subject=subject).inc()
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError,
                 nats.js.errors.ServiceUnavailableError, TimeoutError) as exc:
             raise Unavailable(f"JetStream did not acknowledge {subject}: {type(exc).__name__}") from exc
@@ -202,6 +212,8 @@ class Bus:
     async def _answer(self, req_type: type[Request], handler: Handler, msg: Msg) -> None:
         ctx = propagate.extract(dict(msg.headers or {}))
         token = otel_context.attach(ctx)
+        started = time.perf_counter()
+        code = "ok"
         try:
             try:
                 req = req_type.model_validate_json(msg.data)
@@ -214,6 +226,13 @@ class Bus:
             except Exception as exc:
                 log.exception("rpc.failed", method=req_type.METHOD)
                 body = {"error": Internal(f"{req_type.METHOD} failed: {type(exc).__name__}").to_wire()}
+            if "error" in body:
+                code = body["error"]["code"]
+            if self.metrics:
+                self.metrics.rpc_served.labels(req_type.SERVICE, req_type.METHOD, code).inc()
+                self.metrics.rpc_seconds.labels(req_type.SERVICE, req_type.METHOD).observe(
+                    time.perf_counter() - started
+                )
             if msg.reply:
                 await msg.respond(json.dumps(body, separators=(",", ":")).encode())
         except nats.errors.ConnectionClosedError:
@@ -283,6 +302,7 @@ class Bus:
         try:
             await handler(ce)
         except TuskError as exc:
+            self._count(durable, "retry" if exc.retryable else "rejected")
             if exc.retryable:
                 log.warning("consumer.retry", durable=durable, event_id=ce.id, error=exc.message)
                 await msg.nak(delay=retry_delay)
@@ -291,12 +311,18 @@ class Bus:
                 await msg.term()
             return
         except Exception:
+            self._count(durable, "error")
             log.exception("consumer.failed", durable=durable, event_id=ce.id)
             await msg.nak(delay=retry_delay)
             return
         finally:
             otel_context.detach(token)
         await msg.ack()
+        self._count(durable, "ok")
+
+    def _count(self, durable: str, outcome: str) -> None:
+        if self.metrics:
+            self.metrics.consumed.labels(consumer=durable, outcome=outcome).inc()
 
     async def close(self) -> None:
         for sub in self._subs:
