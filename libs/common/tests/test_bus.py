@@ -154,3 +154,40 @@ async def test_rpc_metrics_count_requests_by_method_and_code(nats_server):
         assert registry.get_sample_value("tusk_rpc_request_seconds_count", labels) == 2
     finally:
         await bus.close()
+
+
+async def test_rpc_and_event_spans_join_one_trace(bus):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    original = trace.get_tracer_provider()
+    trace._TRACER_PROVIDER = None  # let the test install its own provider
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
+    trace.set_tracer_provider(provider)
+    try:
+        await bus.serve({EchoRequest: _echo})
+        stopping = asyncio.Event()
+
+        async def handler(ce: CloudEvent) -> None:
+            stopping.set()
+
+        with tracer.start_as_current_span("upload") as root:
+            await bus.request(EchoRequest(text="x"))
+            await bus.publish_event(RepoCreated(repo="r"), source="test")
+        await asyncio.wait_for(bus.consume_events("trace", handler, stopping=stopping), 10)
+        spans = exporter.get_finished_spans()
+        names = {s.name for s in spans}
+        assert {"rpc testsvc.echo", "serve testsvc.echo", "publish repo.created",
+                "consume io.tusk.repo.created.v1"} <= names
+        trace_id = root.get_span_context().trace_id
+        assert {s.context.trace_id for s in spans if s.name != "upload"} == {trace_id}
+    finally:
+        trace._TRACER_PROVIDER = None
+        trace._TRACER_PROVIDER_SET_ONCE._done = False
+        trace.set_tracer_provider(original)

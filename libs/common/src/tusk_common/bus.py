@@ -27,7 +27,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
@@ -35,6 +35,7 @@ from tusk_common.busmetrics import BusMetrics
 from tusk_common.errors import Internal, Invalid, TuskError, Unavailable, from_wire
 from tusk_common.events import CloudEvent, Event, envelope
 from tusk_common.settings import NatsSettings
+from tusk_common.tracing import tracer
 from tusk_common.subjects import (
     DATUMS_PREFIX,
     DATUMS_STREAM,
@@ -157,9 +158,10 @@ class Bus:
     async def publish_event(self, event: Event, *, source: str, event_id: str | None = None) -> str:
         """Publish directly (no outbox): for events whose loss a crash may tolerate."""
         ce = envelope(event, source=source, event_id=event_id)
-        headers: dict[str, str] = {}
-        propagate.inject(headers)
-        await self.publish(event.subject(), ce.model_dump_json().encode(), msg_id=ce.id, headers=headers)
+        with tracer().start_as_current_span(f"publish {event.KIND}", kind=trace.SpanKind.PRODUCER):
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            await self.publish(event.subject(), ce.model_dump_json().encode(), msg_id=ce.id, headers=headers)
         return ce.id
 
     # ------------------------------------------------------------------ RPC
@@ -167,6 +169,10 @@ class Bus:
     async def request(self, req: Request, *, timeout: float | None = None) -> Any:
         """Call `req` on its service; returns `req.REPLY` or raises the remote typed error."""
         subject = rpc_subject(req.SERVICE, req.METHOD)
+        with tracer().start_as_current_span(f"rpc {req.SERVICE}.{req.METHOD}", kind=trace.SpanKind.CLIENT):
+            return await self._request(req, subject, timeout)
+
+    async def _request(self, req: Request, subject: str, timeout: float | None) -> Any:
         headers: dict[str, str] = {}
         propagate.inject(headers)
         try:
@@ -214,6 +220,8 @@ class Bus:
         token = otel_context.attach(ctx)
         started = time.perf_counter()
         code = "ok"
+        span = tracer().start_span(f"serve {req_type.SERVICE}.{req_type.METHOD}", kind=trace.SpanKind.SERVER)
+        span_token = otel_context.attach(trace.set_span_in_context(span))
         try:
             try:
                 req = req_type.model_validate_json(msg.data)
@@ -238,6 +246,9 @@ class Bus:
         except nats.errors.ConnectionClosedError:
             log.warning("rpc.reply_lost", method=req_type.METHOD)
         finally:
+            span.set_attribute("tusk.rpc.code", code)
+            span.end()
+            otel_context.detach(span_token)
             otel_context.detach(token)
 
     # ------------------------------------------------------------------ consumers
@@ -299,6 +310,9 @@ class Bus:
             return
         ctx = propagate.extract(dict(msg.headers or {}))
         token = otel_context.attach(ctx)
+        span = tracer().start_span(f"consume {ce.type}", kind=trace.SpanKind.CONSUMER,
+                                   attributes={"tusk.event.id": ce.id, "tusk.consumer": durable})
+        span_token = otel_context.attach(trace.set_span_in_context(span))
         try:
             await handler(ce)
         except TuskError as exc:
@@ -316,6 +330,8 @@ class Bus:
             await msg.nak(delay=retry_delay)
             return
         finally:
+            span.end()
+            otel_context.detach(span_token)
             otel_context.detach(token)
         await msg.ack()
         self._count(durable, "ok")

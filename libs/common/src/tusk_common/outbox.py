@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
+from opentelemetry import propagate
 
 from tusk_common.db import Migration
 from tusk_common.errors import Unavailable
@@ -54,12 +55,14 @@ async def enqueue(
 ) -> str:
     """Write `event` into the outbox inside the caller's transaction; returns its id."""
     ce = envelope(event, source=source)
+    carried = dict(headers or {})
+    propagate.inject(carried)  # the trace continues from the state change to the event's consumers
     await conn.execute(
         "INSERT INTO outbox (event_id, subject, payload, headers) VALUES ($1, $2, $3, $4)",
         ce.id,
         event.subject(),
         ce.model_dump(mode="json"),
-        headers or {},
+        carried,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
     return ce.id

@@ -23,6 +23,7 @@ from tusk_common.errors import TuskError
 from tusk_common.logs import setup_logging
 from tusk_common.ops import OpsServer, ReadinessCheck
 from tusk_common.settings import ServiceSettings
+from tusk_common.tracing import setup_tracing
 
 log = structlog.get_logger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
@@ -111,6 +112,7 @@ def main(name: str, settings_cls: type[S], build: Build) -> None:
     """Console-script entry point of a service."""
     settings = settings_cls()
     setup_logging(name, level=settings.ops.log_level, fmt=settings.ops.log_format)
+    provider = setup_tracing(name)
     try:
         asyncio.run(run_service(name, settings, build))
     except TuskError as exc:
@@ -118,3 +120,6 @@ def main(name: str, settings_cls: type[S], build: Build) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        if provider is not None:
+            provider.shutdown()
