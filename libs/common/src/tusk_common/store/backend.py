@@ -1,0 +1,69 @@
+"""The object-store port: a flat namespace of immutable raw objects, and the factory that opens one.
+
+Keys are relative, `/`-separated paths (`chunks/ab/abcdef…`). Objects are written whole and atomically;
+writing a key again must write the same bytes (the chunk store is content-addressed), so `put` may
+simply replace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from tusk_common.errors import Invalid
+from tusk_common.settings import S3Settings, StoreSettings
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """An async raw-object backend (`fs` or `s3`); every implementation passes the contract suite."""
+
+    async def put(self, key: str, data: bytes | memoryview) -> None:
+        """Store `data` at `key` atomically: readers see the old object or the whole new one."""
+        ...
+
+    async def get(self, key: str) -> bytes:
+        """The bytes at `key`; raises `NotFound`."""
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored at `key`."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove `key`; nothing happens when it is missing."""
+        ...
+
+    def list(self, prefix: str) -> AsyncIterator[str]:
+        """Every key starting with `prefix`, in lexicographic order (`async for key in store.list(p)`)."""
+        ...
+
+    async def close(self) -> None:
+        """Release threads and connections; the store is unusable afterwards."""
+        ...
+
+
+def check_key(key: str) -> str:
+    """Reject keys that could escape the store's root or are not canonical paths."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        raise Invalid(f"bad object key {key!r}", field="key")
+    return key
+
+
+async def open_object_store(store: StoreSettings, s3: S3Settings) -> ObjectStore:
+    """Open the backend `store.backend` names; the caller closes it."""
+    if store.backend == "fs":
+        from tusk_common.store.fs import FsObjectStore
+
+        return FsObjectStore(Path(store.path), max_workers=store.io_workers)
+    from tusk_common.store.s3 import S3ObjectStore
+
+    backend = S3ObjectStore(s3)
+    try:
+        await backend.open()
+    except BaseException:
+        await backend.close()
+        raise
+    return backend
