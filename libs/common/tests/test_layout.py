@@ -15,6 +15,7 @@ PACKAGES = {
     "tusk_common": ROOT / "libs/common/src/tusk_common",
     "tusk_versioning": ROOT / "services/versioning/src/tusk_versioning",
     "tusk_ingest": ROOT / "services/ingest/src/tusk_ingest",
+    "tusk_scheduler": ROOT / "services/scheduler/src/tusk_scheduler",
     "tusk": ROOT / "clients/tusk/src/tusk",
 }
 SERVICES = [name for name in PACKAGES if name not in ("tusk_common", "tusk")]
