@@ -1,0 +1,113 @@
+"""Planning of multi-file uploads: which files share one multipart request, which go alone.
+
+Many small files per request keep the request count low; a big file gets its own streamed `PUT`. Planning
+is lazy, so an iterable of a million files is never materialized, and pure, so it is tested without I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tusk_common.errors import Invalid
+from tusk_common.naming import normalize_path
+
+MAX_BATCH_FILES = 1000
+MAX_BATCH_BYTES = 64 << 20
+BIG_FILE_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class LocalEntry:
+    """One file to upload: its destination path in the repo and its content (bytes or a local file)."""
+
+    dest: str
+    source: bytes | Path
+    size: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Small files sent together in one multipart request."""
+
+    entries: tuple[LocalEntry, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+
+@dataclass(frozen=True)
+class Single:
+    """A big file sent alone with a streamed `PUT`."""
+
+    entry: LocalEntry
+
+    @property
+    def size(self) -> int:
+        return self.entry.size
+
+
+Job = Batch | Single
+
+
+def entries_from(files: Iterable[tuple[str, bytes | str | os.PathLike[str]]]) -> Iterator[LocalEntry]:
+    """`(dest path, bytes or local path)` pairs -> entries; destinations are checked, local files stat'ed."""
+    for dest, source in files:
+        path = normalize_path(dest, allow_root=False)
+        if isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+            yield LocalEntry(path, data, len(data))
+            continue
+        local = Path(os.fspath(source))
+        st = local.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise Invalid(f"{local} is a directory: upload it with put_dir (or `put file -r`)", field="source")
+        yield LocalEntry(path, local, st.st_size)
+
+
+def walk_dir(local_dir: str | os.PathLike[str], dest: str = "/") -> Iterator[LocalEntry]:
+    """Every regular file below `local_dir` (symlinks to files followed), mapped below `dest`, in order."""
+    root = Path(os.fspath(local_dir))
+    if not root.is_dir():
+        raise Invalid(f"{root} is not a directory", field="local_dir")
+    base = normalize_path(dest).rstrip("/")
+    for current, dirs, names in os.walk(root):
+        dirs.sort()
+        rel_dir = Path(current).relative_to(root)
+        for name in sorted(names):
+            local = Path(current, name)
+            try:
+                st = local.stat()
+            except FileNotFoundError:  # a dangling symlink
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            rel = (rel_dir / name).as_posix()
+            yield LocalEntry(normalize_path(f"{base}/{rel}"), local, st.st_size)
+
+
+def plan(
+    entries: Iterable[LocalEntry],
+    *,
+    max_files: int = MAX_BATCH_FILES,
+    max_bytes: int = MAX_BATCH_BYTES,
+    big_file: int = BIG_FILE_BYTES,
+) -> Iterator[Job]:
+    """Group entries into batches of at most `max_files` / `max_bytes`; files >= `big_file` go alone."""
+    pending: list[LocalEntry] = []
+    pending_bytes = 0
+    for entry in entries:
+        if entry.size >= big_file:
+            yield Single(entry)
+            continue
+        if pending and (len(pending) >= max_files or pending_bytes + entry.size > max_bytes):
+            yield Batch(tuple(pending))
+            pending, pending_bytes = [], 0
+        pending.append(entry)
+        pending_bytes += entry.size
+    if pending:
+        yield Batch(tuple(pending))
