@@ -350,4 +350,8 @@ class Bus:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if not self.nc.is_closed:
-            await self.nc.drain()
+            try:
+                await self.nc.drain()
+            except (nats.errors.Error, TimeoutError):
+                # draining needs a live connection (not one that is reconnecting): close outright
+                await self.nc.close()

@@ -68,7 +68,7 @@ class ServiceContext:
             self.stopping.set()
 
 
-Build = Callable[[ServiceContext], Awaitable[None]]
+Build = Callable[[ServiceContext], Awaitable[Any]]
 
 
 @contextlib.asynccontextmanager

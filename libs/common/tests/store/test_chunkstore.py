@@ -52,6 +52,26 @@ def md5(data: bytes) -> str:
 # ---------------------------------------------------------------- round trips
 
 
+@pytest.mark.parametrize("size", [0, 1, 10_000])
+async def test_write_small_gives_the_same_content_as_the_streaming_writer(stores: Stores, size: int) -> None:
+    data = rand(size, seed=size)
+    expected = await stores.make().write_bytes(data)
+    store = stores.make()
+    content = await store.write_small(data)
+    assert content == expected
+    assert await read_all(store, content) == data
+    again = await store.write_small(data)  # remembered: no second write
+    assert again == content
+
+
+async def test_write_small_hands_larger_files_to_the_chunker(stores: Stores) -> None:
+    store = stores.make()
+    data = rand(3 * store.settings.chunk_max, seed=3)
+    content = await store.write_small(data)
+    assert content == await stores.make().write_bytes(data)
+    assert len(await store.manifest(content)) > 1
+
+
 async def test_empty_file_has_no_chunks_and_a_fixed_id(stores: Stores) -> None:
     store = stores.make()
     content = await store.write_bytes(b"")

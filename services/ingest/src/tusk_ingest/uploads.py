@@ -166,7 +166,7 @@ class _Batch:
             if complete:
                 await slots.acquire()
                 self._raise_failed()
-                task = asyncio.create_task(self._store(index, path, _blocks(head), slots))
+                task = asyncio.create_task(self._store_small(index, path, head, slots))
                 self.tasks.add(task)
             else:
                 await self._store(index, path, _chain(head, read, settings.upload_block_bytes), None)
@@ -194,6 +194,19 @@ class _Batch:
         finally:
             if slots is not None:
                 slots.release()
+
+    async def _store_small(self, index: int, path: str, head: list[bytes], slots: asyncio.Semaphore) -> None:
+        """A part read whole: one thread hop and one write in the chunk store (appends stream as usual)."""
+        if self.append:
+            await self._store(index, path, _blocks(head), slots)
+            return
+        try:
+            data = head[0] if len(head) == 1 else b"".join(head)
+            content = await self.uploads.store.write_small(data)
+            self.pending[index] = FileChange(op="put", path=path, content=content)
+            self.total_bytes += content.size
+        finally:
+            slots.release()
 
     def _raise_failed(self) -> None:
         for task in list(self.tasks):
