@@ -7,7 +7,7 @@ PKGS := libs/common services/versioning services/ingest services/scheduler clien
 PKG_FILES := $(foreach p,$(PKGS),$(p)/pyproject.toml)
 PYTEST_WORKERS ?= 2
 
-.PHONY: up install test lint bench clean-data help
+.PHONY: up install system-deps test lint bench compose-up compose-down clean-data help
 
 help:
 	@echo "make up       start the embedded stack (NATS, Postgres, every service) and print its URL"
@@ -26,10 +26,22 @@ $(STAMP): $(BIN)/python $(PKG_FILES)
 
 install: $(STAMP)
 
+# Debian packages the tests use: docker-compose (compose validation, no engine needed), promtool
+# (prometheus), bubblewrap (the worker's sandbox). Installed once, only where missing and we are root.
+SYSTEM_TOOLS := docker-compose:docker-compose promtool:prometheus bwrap:bubblewrap
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing system tools:$$missing (install them with your package manager)"; fi; \
+	fi
+
 up: install
 	$(BIN)/tusk up
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install
@@ -38,6 +50,12 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+compose-up:
+	docker-compose up -d --build
+
+compose-down:
+	docker-compose down
 
 clean-data:
 	rm -rf .tusk

@@ -1,4 +1,4 @@
-"""structlog set-up: JSON lines when not on a terminal, ids bound through contextvars."""
+"""structlog set-up: JSON lines on stdout when not on a terminal, ids bound through contextvars."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import structlog
 
 def setup_logging(service: str, *, level: str = "info", fmt: str = "auto") -> None:
     """Configure structlog and stdlib logging once per process."""
-    json_out = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    json_out = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -23,7 +23,7 @@ def setup_logging(service: str, *, level: str = "info", fmt: str = "auto") -> No
         processors=[*shared, structlog.processors.format_exc_info, renderer] if json_out
         else [*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()

@@ -75,6 +75,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("", err=True)
         return 130
+    except click.UsageError as exc:
+        # One line, like every other error; `--help` shows the usage for whoever wants it.
+        command = exc.ctx.command_path if exc.ctx is not None else "tusk"
+        click.echo(f"tusk: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
