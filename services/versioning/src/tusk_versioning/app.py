@@ -1,0 +1,58 @@
+"""Composition root: builds every client of the versioning service and starts serving RPCs."""
+
+from __future__ import annotations
+
+from tusk_common.bus import Bus
+from tusk_common.db import Migration, create_pool, load_migrations, migrate
+from tusk_common.outbox import OutboxRelay, outbox_migration
+from tusk_common.service import ServiceContext
+from tusk_versioning.adapters.nodestore import NodeCache
+from tusk_versioning.adapters.waiters import CommitWaiters
+from tusk_versioning.deps import Deps
+from tusk_versioning.entrypoints.rpc import handlers
+from tusk_versioning.settings import VersioningSettings
+from tusk_versioning.views import Views
+
+NAME = "versioning"
+
+
+def migrations() -> list[Migration]:
+    own = load_migrations("tusk_versioning.migrations")
+    return [*own, outbox_migration(max(m.version for m in own) + 1)]
+
+
+async def build(ctx: ServiceContext) -> Deps:
+    """Open Postgres (migrated) and NATS, start the outbox relay and the commit waiters, serve RPCs."""
+    settings = ctx.settings
+    if not isinstance(settings, VersioningSettings):
+        settings = VersioningSettings.model_validate(settings.model_dump())
+    schema = settings.schema_name
+    pool = await create_pool(settings.database, schema=schema)
+    ctx.stack.push_async_callback(pool.close)
+    await migrate(pool, schema=schema, migrations=migrations())
+
+    bus = await Bus.connect(settings.nats, name=ctx.name, registry=ctx.registry)
+    ctx.stack.push_async_callback(bus.close)
+    await bus.ensure_streams()
+
+    waiters = CommitWaiters(pool)
+    await waiters.start()
+    ctx.stack.push_async_callback(waiters.stop)
+
+    relay = OutboxRelay(pool, bus)
+    ctx.spawn(relay.run(ctx.stopping), name="outbox-relay")
+
+    deps = Deps(pool=pool, views=Views(NodeCache(settings.node_cache_bytes), settings.open_views),
+                waiters=waiters, settings=settings)  # fmt: skip
+    await bus.serve(handlers(deps))
+
+    async def postgres_ready() -> None:
+        await pool.fetchval("SELECT 1")
+
+    async def nats_ready() -> None:
+        if not bus.nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+
+    ctx.add_readiness("postgres", postgres_ready)
+    ctx.add_readiness("nats", nats_ready)
+    return deps

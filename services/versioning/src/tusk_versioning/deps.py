@@ -1,0 +1,22 @@
+"""What every use case needs, built once by the composition root (`app.build`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from tusk_versioning.adapters.waiters import CommitWaiters
+from tusk_versioning.settings import VersioningSettings
+from tusk_versioning.views import Views
+
+SOURCE = "tusk/versioning"
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    views: Views
+    waiters: CommitWaiters
+    settings: VersioningSettings
+    source: str = SOURCE
