@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Tusk
+from cli_runner import Tusk
 from fake_server import FakeTusk
 
 import tusk
