@@ -127,7 +127,12 @@ async def test_consumer_redelivers_after_a_retryable_error_and_terminates_on_a_p
         bus.consume_events("t2", handler, stopping=stopping, retry_delay=0.05), 10
     )
     assert calls.count("a") == 2 and calls.count("b") == 1
-    info = await bus.js.consumer_info("TUSK_EVENTS", "t2")
+    # acks are fire-and-forget publishes: wait (bounded) for the server to have seen the last one
+    for _ in range(100):
+        info = await bus.js.consumer_info("TUSK_EVENTS", "t2")
+        if info.num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.02)
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
