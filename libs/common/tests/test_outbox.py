@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+from pydantic import SecretStr
 
 from tusk_common.bus import Bus
 from tusk_common.db import Migration, create_pool, migrate
 from tusk_common.events import CloudEvent, RepoCreated
 from tusk_common.outbox import OutboxRelay, enqueue, outbox_migration
 from tusk_common.settings import DatabaseSettings, NatsSettings
-from pydantic import SecretStr
 
 
 async def _pool(database_url: str) -> asyncpg.Pool:

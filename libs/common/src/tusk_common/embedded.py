@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PG_SYSTEM_USER = "tusk-postgres"
 NATS_MAX_PAYLOAD = 8 * 1024 * 1024
@@ -76,7 +77,7 @@ class NatsProcess:
             f"max_payload: {NATS_MAX_PAYLOAD}\n"
             f"jetstream {{\n  store_dir: {str(self.store_dir)!r}\n}}\n"
         )
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-c", str(conf)],
             stdout=out,
@@ -105,7 +106,7 @@ def postgres_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _run_as() -> dict[str, int]:
+def _run_as() -> dict[str, Any]:
     """Popen kwargs that drop root for Postgres (it refuses to run as root), creating its user once."""
     if os.geteuid() != 0:
         return {}
@@ -154,14 +155,17 @@ class PostgresProcess:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _open_path_to(self.data_dir)
-        subprocess.run(
+        res = subprocess.run(
             [str(postgres_bin_dir() / "initdb"), "-D", str(self.data_dir),
              "--auth=trust", "-U", self.user, "-E", "UTF8", "--no-sync"],
-            check=True,
+            check=False,
             capture_output=True,
             cwd=self.data_dir,
-            **_run_as(),  # type: ignore[arg-type]
+            **_run_as(),
         )
+        if res.returncode != 0:
+            output = (res.stderr or res.stdout or b"").decode(errors="replace").strip()
+            raise RuntimeError(f"initdb failed in {self.data_dir}: {output}")
 
     def start(self, timeout: float = 30.0, *, fsync: bool = True) -> None:
         self.init()
@@ -178,11 +182,12 @@ class PostgresProcess:
         ]
         if not fsync:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115
+        log = open(self.data_dir / "server.log", "ab")
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.data_dir,
-            **_run_as(),  # type: ignore[arg-type]
+            **_run_as(),
         )
+        log.close()  # the child keeps its own descriptor
         wait_port(self.host, self.port, timeout, self.proc)
         self._wait_ready(timeout)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -32,7 +33,8 @@ class OpsServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port or 0))
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = cast("asyncio.Server | None", site._server)
+        sockets = server.sockets if server is not None else []
         self.host, self.port = sockets[0].getsockname()[:2]
 
     async def stop(self) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -73,7 +73,8 @@ Build = Callable[[ServiceContext], Awaitable[Any]]
 
 @contextlib.asynccontextmanager
 async def running_service(name: str, settings: ServiceSettings, build: Build,
-                          *, stopping: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
+                          *, stopping: asyncio.Event | None = None
+                          ) -> AsyncIterator[tuple[ServiceContext, OpsServer]]:
     """Build a service and serve its ops port; on exit drain and close everything (tests use this too)."""
     registry = CollectorRegistry()
     Gauge("tusk_build_info", "Build of this Tusk service", ["service", "version"], registry=registry).labels(

@@ -78,8 +78,8 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TUSK_", extra="ignore", frozen=True)
 
-    nats: NatsSettings = Field(default_factory=NatsSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    store: StoreSettings = Field(default_factory=StoreSettings)
-    s3: S3Settings = Field(default_factory=S3Settings)
-    ops: OpsSettings = Field(default_factory=OpsSettings)
+    nats: NatsSettings = Field(default_factory=lambda: NatsSettings())
+    database: DatabaseSettings = Field(default_factory=lambda: DatabaseSettings())
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
+    s3: S3Settings = Field(default_factory=lambda: S3Settings())
+    ops: OpsSettings = Field(default_factory=lambda: OpsSettings())

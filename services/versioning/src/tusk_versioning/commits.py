@@ -160,7 +160,7 @@ async def list_commits(deps: Deps, repo: str, branch: str | None, limit: int, cu
     return CommitList(commits=[c.info() for c in page], next_cursor=next_cursor)
 
 
-async def wait_commit(deps: Deps, repo: str, ref: str, timeout: float) -> CommitInfo:  # noqa: ASYNC109
+async def wait_commit(deps: Deps, repo: str, ref: str, timeout: float) -> CommitInfo:
     """Return once the commit `ref` names now is finished; `Unavailable` after `timeout` seconds."""
     async with deps.pool.acquire() as conn:
         c = await resolve_commit(conn, repo, ref)
