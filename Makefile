@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PKGS := libs/common services/versioning services/ingest services/scheduler clients/tusk
+PKGS := libs/common services/versioning services/ingest services/worker services/scheduler services/lineage clients/tusk
 PKG_FILES := $(foreach p,$(PKGS),$(p)/pyproject.toml)
 PYTEST_WORKERS ?= 2
 

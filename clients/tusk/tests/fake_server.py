@@ -122,6 +122,9 @@ class FakeTusk:
         m = request.method
         if segs == ["version"] and m == "GET":
             return web.json_response({"version": "0.1.0-fake", "api": "v1"})
+        if segs[0] == "commitsets" and len(segs) == 3 and segs[2] == "wait" and m == "GET":
+            # no pipelines in the fake: a commit set is done once its commit is
+            return web.json_response({"commit_set": segs[1], "done": True, "failed": False, "jobs": []})
         if segs[0] != "repos":
             raise errors.NotFound(f"no route {raw}")
         if len(segs) == 1:

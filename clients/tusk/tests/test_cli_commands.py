@@ -84,7 +84,8 @@ def test_commit_commands(run: Tusk, images: str) -> None:
     waited = run("wait", "commit", "images@master").stdout.splitlines()
     assert waited[0].split() == ["REPO", "BRANCH", "COMMIT", "FINISHED", "SIZE", "ORIGIN", "DESCRIPTION"]
     assert commit_id in waited[1] and "USER" in waited[1] and waited[1].endswith("nightly")
-    assert as_json(run, "wait", "commit", "images@master", "--timeout", "5")["id"] == commit_id
+    waited_json = as_json(run, "wait", "commit", "images@master", "--timeout", "5")
+    assert waited_json["commit"]["id"] == commit_id and waited_json["jobs"] == []
 
     run("put", "file", "images@master:/b.txt", "-f", "-", input=b"b")
     run("put", "file", "images@master:/c.txt", "-f", "-", input=b"c")

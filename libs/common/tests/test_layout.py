@@ -16,6 +16,8 @@ PACKAGES = {
     "tusk_versioning": ROOT / "services/versioning/src/tusk_versioning",
     "tusk_ingest": ROOT / "services/ingest/src/tusk_ingest",
     "tusk_scheduler": ROOT / "services/scheduler/src/tusk_scheduler",
+    "tusk_worker": ROOT / "services/worker/src/tusk_worker",
+    "tusk_lineage": ROOT / "services/lineage/src/tusk_lineage",
     "tusk": ROOT / "clients/tusk/src/tusk",
 }
 SERVICES = [name for name in PACKAGES if name not in ("tusk_common", "tusk")]

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 
 from tusk import routes
+from tusk.lineage import LineageMethods
+from tusk.pipelines import PipelineMethods
 from tusk.results import FilePutResult, UploadSummary
 from tusk.session import owned_commit
 from tusk.sources import Progress, Source
@@ -19,7 +21,7 @@ from tusk.transport import Transport
 from tusk_common.wire.versioning import CommitInfo, PutResult
 
 
-class Client(TransferMethods):
+class Client(TransferMethods, PipelineMethods, LineageMethods):
     """A connection to one Tusk server.
 
     `url` defaults to `$TUSK_URL`, else `http://127.0.0.1:7080`. `timeout` bounds each network wait

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-
 from tusk_common.subjects import event_subject
 from tusk_common.wire.base import Wire
 
@@ -141,3 +140,166 @@ def register(cls: type[Event]) -> type[Event]:
     return cls
 
 
+# ---------------------------------------------------------------- pipelines (issue 3)
+
+from pydantic import Field  # noqa: E402  (imports of the appended section)
+
+from tusk_common.wire.versioning import FileContent  # noqa: E402  (no cycle: wire imports only wire.base)
+
+
+class JobCreated(Event):
+    """A pipeline job was created for a commit set (it starts when the pipeline's earlier jobs are done)."""
+
+    KIND: ClassVar[str] = "job.created"
+    pipeline: str
+    job: str
+    pipeline_version: int
+    commit_set: str
+    trigger_repo: str | None = None  # the input commit that made the job; None for create/update
+    trigger_branch: str | None = None
+    trigger_commit: str | None = None
+    output_repo: str
+    output_branch: str
+
+    def ce_subject(self) -> str:
+        return f"{self.pipeline}@{self.job}"
+
+
+class JobFinished(Event):
+    """A job reached a final state; its output commit (if any) is finished, with `error` on failure."""
+
+    KIND: ClassVar[str] = "job.finished"
+    pipeline: str
+    job: str
+    pipeline_version: int
+    commit_set: str
+    state: Literal["success", "failure", "killed", "unrunnable"]
+    reason: str | None = None
+    output_repo: str
+    output_commit: str | None = None
+    datums_total: int = 0
+    datums_processed: int = 0
+    datums_skipped: int = 0
+    datums_failed: int = 0
+    datums_recovered: int = 0
+    duration_seconds: float = 0.0
+
+    def ce_subject(self) -> str:
+        return f"{self.pipeline}@{self.job}"
+
+
+class DatumDone(Event):
+    """A worker finished a datum: `success` with its output manifest (path -> content), or `recovered`.
+
+    A large manifest is stored in the chunk store as JSON (`outputs_ref`) instead of inline."""
+
+    KIND: ClassVar[str] = "datum.done"
+    pipeline: str
+    job: str
+    datum_id: str
+    state: Literal["success", "recovered"]
+    attempts: int
+    generation: int = 0
+    outputs: dict[str, FileContent] = Field(default_factory=dict)
+    outputs_ref: FileContent | None = None
+    worker: str = ""
+    download_seconds: float = 0.0
+    process_seconds: float = 0.0
+    upload_seconds: float = 0.0
+    download_bytes: int = 0
+    upload_bytes: int = 0
+
+    def ce_subject(self) -> str:
+        return f"{self.pipeline}@{self.job}/{self.datum_id}"
+
+
+class DatumFailed(Event):
+    """A datum still failed after `datum_tries` attempts (and its `err_cmd`, if any, failed too)."""
+
+    KIND: ClassVar[str] = "datum.failed"
+    pipeline: str
+    job: str
+    datum_id: str
+    attempts: int
+    generation: int = 0
+    error: str
+    worker: str = ""
+    process_seconds: float = 0.0
+
+    def ce_subject(self) -> str:
+        return f"{self.pipeline}@{self.job}/{self.datum_id}"
+
+
+class PipelineCreated(Event):
+    """A pipeline was created, with its output repo."""
+
+    KIND: ClassVar[str] = "pipeline.created"
+    pipeline: str
+    version: int
+    spec_hash: str
+    input_repos: list[str]
+    output_repo: str
+
+    def ce_subject(self) -> str:
+        return self.pipeline
+
+
+class PipelineUpdated(Event):
+    """A pipeline's spec got a new version (or its state changed: `paused`/`running`)."""
+
+    KIND: ClassVar[str] = "pipeline.updated"
+    pipeline: str
+    version: int
+    spec_hash: str
+    state: Literal["running", "paused"] = "running"
+    reprocess: bool = False
+    keep_outputs: bool = False
+
+    def ce_subject(self) -> str:
+        return self.pipeline
+
+
+class PipelineDeleted(Event):
+    """A pipeline was deleted (its output repo too unless it was kept)."""
+
+    KIND: ClassVar[str] = "pipeline.deleted"
+    pipeline: str
+    kept_repo: bool = False
+
+    def ce_subject(self) -> str:
+        return self.pipeline
+
+
+PIPELINE_EVENT_TYPES: tuple[type[Event], ...] = (
+    JobCreated, JobFinished, DatumDone, DatumFailed, PipelineCreated, PipelineUpdated, PipelineDeleted,
+)
+for _cls in PIPELINE_EVENT_TYPES:
+    register(_cls)
+EVENT_TYPES = (*EVENT_TYPES, *PIPELINE_EVENT_TYPES)
+
+
+# ---------------------------------------------------------------- lineage (issue 5)
+
+
+class LineageUpdated(Event):
+    """The lineage service recorded new provenance: a finished commit's files (`reason` "commit"), a
+    job's output commit with its inputs, datums and code ("job"), or the whole graph ("rebuild")."""
+
+    KIND: ClassVar[str] = "lineage.updated"
+    reason: Literal["commit", "job", "rebuild"]
+    repo: str | None = None
+    commit: str | None = None
+    commit_set: str | None = None
+    pipeline: str | None = None
+    job: str | None = None
+    inputs: list[str] = Field(default_factory=list)  # "repo@commit" of a job's input commits
+    files: int = 0  # file versions recorded (commit: changed files; job: files with a producer)
+
+    def ce_subject(self) -> str:
+        return f"{self.repo}@{self.commit}" if self.repo and self.commit else self.reason
+
+
+LINEAGE_EVENT_TYPES: tuple[type[Event], ...] = (LineageUpdated,)
+for _cls in LINEAGE_EVENT_TYPES:
+    register(_cls)
+EVENT_TYPES = (*EVENT_TYPES, *LINEAGE_EVENT_TYPES)

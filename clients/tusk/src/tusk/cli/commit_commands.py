@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from tusk.cli import groups
 from tusk.cli.output import ago, emit, emit_json, human_size, key_values, short, table
 from tusk.cli.state import REPO_AT_REF, REPO_OPT_REF, CliState, json_option, pass_state
 from tusk.uri import Address
-from tusk_common.errors import Invalid
+from tusk_common.errors import Invalid, Unavailable
 from tusk_common.naming import check_name
 from tusk_common.wire.versioning import CommitInfo
 
@@ -87,13 +89,30 @@ def wait_commit(state: CliState, commit: Address, timeout: float | None, as_json
     Exits 1 if the commit finished with an error.
     """
     assert commit.ref is not None
+    deadline = None if timeout is None else time.monotonic() + timeout
     info = state.client.wait_commit(commit.repo, commit.ref, timeout=timeout)
+    downstream = None
+    if not info.error:
+        left = None if deadline is None else max(0.001, deadline - time.monotonic())
+        try:
+            downstream = state.client.wait_commit_set(info.commit_set, repo=info.repo, commit=info.id,
+                                                      timeout=left)
+        except Unavailable as exc:
+            click.echo(f"tusk: warning: pipelines are not reachable ({exc.message}); waited for the commit only",
+                       err=True)
     if state.want_json(as_json):
-        emit_json(info)
+        emit_json({"commit": info.model_dump(mode="json"),
+                   "jobs": [j.model_dump(mode="json") for j in downstream.jobs] if downstream else []})
     else:
         emit(commit_table([info]))
     if info.error:
         raise groups.CliError(f"commit {info.repo}@{info.id} finished with an error: {info.error}")
+    if downstream is not None and not downstream.done:
+        raise groups.CliError(f"timed out waiting for the jobs downstream of {info.repo}@{info.id}")
+    if downstream is not None and downstream.failed:
+        failed = [f"{j.pipeline}@{j.id} ({j.state})" for j in downstream.jobs
+                  if j.state in ("failure", "killed", "unrunnable")]
+        raise groups.CliError(f"a job downstream of {info.repo}@{info.id} did not succeed: {', '.join(failed)}")
 
 
 @groups.squash.command("commit")

@@ -15,7 +15,7 @@ import click
 
 from tusk_common.errors import TuskError
 
-PLUGIN_MODULES: tuple[str, ...] = ("tusk.cli.stack_commands",)
+PLUGIN_MODULES: tuple[str, ...] = ("tusk.cli.stack_commands", "tusk.cli.lineage_commands")
 
 _state: dict[str, Any] = {"loaded": False, "failures": {}}
 

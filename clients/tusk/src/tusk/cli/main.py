@@ -43,7 +43,13 @@ for _verb in groups.VERBS:
     cli.add_command(_verb)
 
 # Importing a command module registers its nouns on the verb groups.
-from tusk.cli import branch_commands, commit_commands, file_commands, repo_commands  # noqa: E402,F401
+from tusk.cli import (  # noqa: E402,F401
+    branch_commands,
+    commit_commands,
+    file_commands,
+    pipeline_commands,
+    repo_commands,
+)
 
 
 @cli.command("version")

@@ -133,6 +133,14 @@ class StackConfig:
         return Path(self.overrides.store_path) if self.overrides.store_path else self.data_dir / "objects"
 
     @property
+    def scratch_dir(self) -> Path:
+        return self.data_dir / "scratch"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 

@@ -9,13 +9,16 @@ period, SIGKILL; then Postgres (fast shutdown); then NATS.
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tusk.stack.components import (
@@ -187,6 +190,10 @@ class Supervisor:
             env["TUSK_HTTP_ADDR"] = self.config.http_addr
         else:
             env.pop("TUSK_HTTP_ADDR", None)
+        if spec.name == "scheduler" and not env.get("TUSK_SECRET_KEY"):
+            env["TUSK_SECRET_KEY"] = secret_key(self.config.secret_key_file)
+        if spec.name == "worker":
+            env.setdefault("TUSK_WORKER_SCRATCH_DIR", str(self.config.scratch_dir))
         return env
 
     def _service(self, spec: ServiceSpec) -> ServiceComponent:
@@ -390,3 +397,14 @@ class Supervisor:
             host, port = url_endpoint(e.url, e.default_port)
             out[e.name] = tcp_ok(host, port)
         return out
+
+
+def secret_key(path: Path) -> str:
+    """The key that seals pipeline secrets at rest: made once per data dir (32 random bytes, base64,
+    readable by its owner only) so secrets stay readable across restarts of the stack."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return path.read_text().strip()

@@ -189,6 +189,10 @@ class StartCommit(_V):
     branch: str
     parent: str | None = None  # a ref; default: the branch head
     description: str = ""
+    # A pipeline's output commit joins the commit set of the input commit that caused it (origin "auto");
+    # None starts a new commit set whose id is the new commit's id.
+    commit_set: str | None = None
+    origin: Literal["user", "auto"] = "user"
 
 
 class FinishCommit(_V):

@@ -13,7 +13,16 @@ from aiohttp import web
 
 from tusk_common.service import tusk_version
 from tusk_ingest import openapi
-from tusk_ingest.entrypoints.http import branches, commits, downloads, files, repos, service
+from tusk_ingest.entrypoints.http import (
+    branches,
+    commits,
+    downloads,
+    files,
+    lineage,
+    pipelines,
+    repos,
+    service,
+)
 from tusk_ingest.entrypoints.http.errors import errors_middleware
 from tusk_ingest.entrypoints.http.observe import add_request_id, observe_middleware
 from tusk_ingest.entrypoints.http.routes import Route, guarded, principal_middleware
@@ -26,6 +35,8 @@ API_ROUTES: tuple[Route, ...] = (
     *commits.ROUTES,
     *files.ROUTES,
     *downloads.ROUTES,
+    *pipelines.ROUTES,
+    *lineage.ROUTES,
 )
 
 

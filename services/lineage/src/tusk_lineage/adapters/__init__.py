@@ -1,0 +1,1 @@
+"""Postgres store, RPC clients of versioning and the scheduler, the OpenLineage relay."""

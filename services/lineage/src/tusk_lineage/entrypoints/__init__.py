@@ -1,0 +1,1 @@
+"""NATS RPC handlers and the durable event consumer."""

@@ -1,0 +1,206 @@
+"""The live path: each event becomes facts (with the lookups it needs), applied in one transaction.
+
+Per event: skip it if its id was applied; do the lookups (versioning, scheduler) outside any
+transaction; then, in one transaction, record the event id, apply the facts, and queue `lineage.updated`
+(outbox) and OpenLineage events. A redelivered event finds its id and changes nothing; a crash before the
+commit leaves nothing, and the redelivery does it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from tusk_common.errors import NotFound
+from tusk_common.events import (
+    CloudEvent,
+    CommitFinished,
+    CommitStarted,
+    DatumDone,
+    Event,
+    JobCreated,
+    JobFinished,
+    LineageUpdated,
+    PipelineCreated,
+    PipelineUpdated,
+    parse_event,
+)
+from tusk_common.outbox import enqueue
+from tusk_common.wire.pipelines import JobInfo
+from tusk_lineage import translate
+from tusk_lineage.adapters import queries, store
+from tusk_lineage.deps import Deps
+from tusk_lineage.domain import openlineage as ol
+
+log = structlog.get_logger(__name__)
+
+
+class Projector:
+    """Applies events to the graph; `apply` is the consumer's handler."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._handlers: dict[type[Event], Callable[[CloudEvent, Any], Awaitable[None]]] = {
+            CommitStarted: self._commit_started, CommitFinished: self._commit_finished,
+            PipelineCreated: self._pipeline, PipelineUpdated: self._pipeline,
+            JobCreated: self._job_created, JobFinished: self._job_finished, DatumDone: self._datum_done,
+        }  # fmt: skip
+
+    async def apply(self, ce: CloudEvent) -> None:
+        try:
+            ev = parse_event(ce)
+        except KeyError:
+            return  # a type this version does not know (a newer producer): nothing to record
+        handler = self._handlers.get(type(ev))
+        if handler is None:
+            return
+        async with self.deps.pool.acquire() as conn:
+            if await store.already_applied(conn, ce.id):
+                return
+        await handler(ce, ev)
+
+    # ------------------------------------------------------------ commits
+
+    async def _commit_started(self, ce: CloudEvent, ev: CommitStarted) -> None:
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if await store.mark_applied(conn, ce.id, ev.KIND):
+                await store.upsert_commit(conn, translate.commit_from_event(ev, ce.time))
+
+    async def _commit_finished(self, ce: CloudEvent, ev: CommitFinished) -> None:
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            row = await store.upsert_commit(conn, translate.commit_from_event(ev, ce.time))
+        changes = [] if row.recorded else await self.deps.sources.changes(ev.repo, ev.commit, full=row.needs_full_listing)
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if not await store.mark_applied(conn, ce.id, ev.KIND):
+                return
+            row = await store.upsert_commit(conn, translate.commit_from_event(ev, ce.time))
+            if row.recorded:
+                return
+            n = await store.record_versions(conn, row, changes)
+            await enqueue(conn, LineageUpdated(reason="commit", repo=ev.repo, commit=ev.commit,
+                                               commit_set=row.commit_set, files=n), source=self.deps.source)  # fmt: skip
+
+    # ------------------------------------------------------------ pipelines and jobs
+
+    async def _pipeline(self, ce: CloudEvent, ev: PipelineCreated | PipelineUpdated) -> None:
+        facts = await self._versions_of(ev.pipeline)
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if await store.mark_applied(conn, ce.id, ev.KIND):
+                for f in facts:
+                    await store.upsert_pipeline_version(conn, f)
+
+    async def _versions_of(self, pipeline: str) -> list[Any]:
+        try:
+            return translate.pipeline_versions(await self.deps.sources.inspect_pipeline(pipeline))
+        except NotFound:
+            return []  # deleted since: its versions stay as far as they were seen
+
+    async def _ensure_version(self, pipeline: str, version: int) -> list[Any]:
+        async with self.deps.pool.acquire() as conn:
+            if await store.has_pipeline_version(conn, pipeline, version):
+                return []
+        return await self._versions_of(pipeline)
+
+    async def _job_created(self, ce: CloudEvent, ev: JobCreated) -> None:
+        facts = await self._ensure_version(ev.pipeline, ev.pipeline_version)
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if not await store.mark_applied(conn, ce.id, ev.KIND):
+                return
+            for f in facts:
+                await store.upsert_pipeline_version(conn, f)
+            await store.upsert_job(conn, translate.job_from_created(ev, ce.time))
+            em = self.deps.emitter
+            if em is not None:
+                code = await _code(conn, ev.pipeline, ev.pipeline_version)
+                trigger = (ev.trigger_repo, ev.trigger_commit) if ev.trigger_repo and ev.trigger_commit else None
+                event = ol.start_event(em, job=ev.job, pipeline=ev.pipeline, version=ev.pipeline_version,
+                                       commit_set=ev.commit_set, at=ce.time, trigger=trigger,
+                                       output_repo=ev.output_repo, code=code)  # fmt: skip
+                await store.enqueue_openlineage(conn, [event], self.deps.settings.openlineage_max_queue)
+
+    async def _job_finished(self, ce: CloudEvent, ev: JobFinished) -> None:
+        info: JobInfo | None
+        try:
+            info = await self.deps.sources.inspect_job(ev.pipeline, ev.job)
+        except NotFound:
+            info = None  # the pipeline was deleted: the event alone tells less (no input commits)
+        facts = await self._ensure_version(ev.pipeline, ev.pipeline_version)
+        carried = await self._carried(ev)
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if not await store.mark_applied(conn, ce.id, ev.KIND):
+                return
+            for f in facts:
+                await store.upsert_pipeline_version(conn, f)
+            job = translate.job_from_finished(ev, ce.time, info)
+            await store.upsert_job(conn, job)
+            done = await store.attach_job(conn, ev.job, carried)
+            if done is None:
+                return
+            await enqueue(conn, LineageUpdated(
+                reason="job", repo=ev.output_repo, commit=ev.output_commit, commit_set=ev.commit_set,
+                pipeline=ev.pipeline, job=ev.job, inputs=done.inputs, files=done.files,
+            ), source=self.deps.source)  # fmt: skip
+            if self.deps.emitter is not None:
+                await self._emit_finish(conn, ce.time, ev, done)
+
+    async def _carried(self, ev: JobFinished) -> list[str]:
+        """Earlier datums still current in this job that wrote a file this job wrote again (rare)."""
+        if ev.output_commit is None:
+            return []
+        async with self.deps.pool.acquire() as conn:
+            candidates = await store.carry_candidates(conn, ev.job, ev.output_commit)
+        kept = []
+        for datum in candidates:
+            try:
+                d = await self.deps.sources.inspect_datum(ev.pipeline, ev.job, datum)
+            except NotFound:
+                continue
+            if d.state == "skipped":
+                kept.append(datum)
+        return kept
+
+    async def _emit_finish(self, conn: Any, at: datetime, ev: JobFinished, done: store.Attached) -> None:
+        em = self.deps.emitter
+        assert em is not None
+        limit = self.deps.settings.openlineage_max_files
+        files, total = await queries.job_files(conn, ev.job, limit) if ev.output_commit else ([], 0)
+        inputs = [tuple(i.split("@", 1)) for i in done.inputs]
+        event = ol.finish_event(
+            em, job=ev.job, pipeline=ev.pipeline, version=ev.pipeline_version, commit_set=ev.commit_set, at=at,
+            state=ev.state, reason=ev.reason, inputs=inputs, output_repo=ev.output_repo,  # type: ignore[arg-type]
+            output_commit=ev.output_commit, files=files, total_files=total,
+            code=await _code(conn, ev.pipeline, ev.pipeline_version),
+        )  # fmt: skip
+        await store.enqueue_openlineage(conn, [event], self.deps.settings.openlineage_max_queue)
+
+    # ------------------------------------------------------------ datums
+
+    async def _datum_done(self, ce: CloudEvent, ev: DatumDone) -> None:
+        try:
+            info = await self.deps.sources.inspect_datum(ev.pipeline, ev.job, ev.datum_id)
+        except NotFound:
+            log.info("lineage.datum_gone", pipeline=ev.pipeline, job=ev.job, datum=ev.datum_id)
+            return  # its pipeline or job was deleted: nothing to link it to
+        inputs = await self.deps.sources.datum_inputs(info)
+        outputs = await self.deps.sources.outputs(ev.outputs, ev.outputs_ref)
+        run = translate.run_from_datum(info, inputs, outputs, state=ev.state)
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if not await store.mark_applied(conn, ce.id, ev.KIND):
+                return
+            if await store.record_run(conn, run) is None:
+                return
+            job = await store.get_job(conn, ev.job)
+            if job is not None and job["attached"]:
+                await store.attach_job(conn, ev.job)  # a result redelivered after its job was attached
+
+
+async def _code(conn: Any, pipeline: str, version: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM pipeline_versions WHERE pipeline = $1 AND version = $2", pipeline, version)
+    if row is None:
+        return None
+    code = {"specHash": row["spec_hash"], "transformHash": row["transform_hash"], "cmd": list(row["cmd"] or []),
+            "image": row["image"]}  # fmt: skip
+    return {k: v for k, v in code.items() if v not in (None, [])}

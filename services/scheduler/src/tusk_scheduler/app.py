@@ -1,0 +1,93 @@
+"""Composition root of the scheduler: Postgres (migrated), NATS, the chunk store, consumers, loops, RPCs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tusk_common.bus import Bus
+from tusk_common.db import Migration, create_pool, load_migrations, migrate
+from tusk_common.outbox import OutboxRelay, outbox_migration
+from tusk_common.service import ServiceContext
+from tusk_common.store import ChunkStore, StoreMetrics, open_object_store
+from tusk_scheduler.adapters.secretbox import SecretBox
+from tusk_scheduler.adapters.tasks import TaskQueue
+from tusk_scheduler.adapters.versioning import Versioning
+from tusk_scheduler.cron import CronTicker
+from tusk_scheduler.deps import Deps
+from tusk_scheduler.driver import Driver, Sweeper
+from tusk_scheduler.entrypoints import consumers
+from tusk_scheduler.entrypoints.rpc import handlers
+from tusk_scheduler.settings import SchedulerSettings
+
+NAME = "scheduler"
+
+
+def migrations() -> list[Migration]:
+    own = load_migrations("tusk_scheduler.migrations")
+    return [*own, outbox_migration(1000)]
+
+
+@dataclass
+class Scheduler:
+    """What `build` made (tests reach in to wait for the driver or to sweep at once)."""
+
+    deps: Deps
+    driver: Driver
+    sweeper: Sweeper
+    cron: CronTicker
+
+
+async def build(ctx: ServiceContext) -> Scheduler:
+    settings = ctx.settings
+    if not isinstance(settings, SchedulerSettings):
+        settings = SchedulerSettings.model_validate(settings.model_dump())
+    schema = settings.schema_name
+    pool = await create_pool(settings.database, schema=schema)
+    ctx.stack.push_async_callback(pool.close)
+    await migrate(pool, schema=schema, migrations=migrations())
+
+    bus = await Bus.connect(settings.nats, name=ctx.name, registry=ctx.registry)
+    ctx.stack.push_async_callback(bus.close)
+    await bus.ensure_streams()
+
+    backend = await open_object_store(settings.store, settings.s3)
+    ctx.stack.push_async_callback(backend.close)
+    store = ChunkStore(backend, settings.store, StoreMetrics(ctx.registry))
+
+    deps = Deps(
+        settings=settings, pool=pool, bus=bus,
+        versioning=Versioning(bus, timeout=settings.rpc_timeout, page=settings.list_page),
+        tasks=TaskQueue(bus, ack_wait=settings.datum_ack_wait), store=store, box=SecretBox(settings.secret_key),
+    )  # fmt: skip
+    driver = Driver(deps)
+    deps.kick = driver.kick
+    ctx.stack.push_async_callback(driver.close)
+    sweeper = Sweeper(deps, driver)
+    cron = CronTicker(deps)
+
+    ctx.spawn(OutboxRelay(pool, bus).run(ctx.stopping), name="outbox-relay")
+    ctx.spawn(
+        bus.consume_events(consumers.COMMITS_DURABLE, consumers.on_commit(deps), kinds=["commit.finished"],
+                           stopping=ctx.stopping, batch=64),
+        name="commits-consumer",
+    )  # fmt: skip
+    for i in range(settings.datum_consumers):
+        ctx.spawn(
+            bus.consume_events(consumers.DATUMS_DURABLE, consumers.on_datum(deps),
+                               kinds=["datum.done", "datum.failed"], stopping=ctx.stopping, batch=32),
+            name=f"datums-consumer-{i}",
+        )  # fmt: skip
+    ctx.spawn(sweeper.run(ctx.stopping), name="sweeper")
+    ctx.spawn(cron.run(ctx.stopping), name="cron")
+    await bus.serve(handlers(deps))
+
+    async def postgres_ready() -> None:
+        await pool.fetchval("SELECT 1")
+
+    async def nats_ready() -> None:
+        if not bus.nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+
+    ctx.add_readiness("postgres", postgres_ready)
+    ctx.add_readiness("nats", nats_ready)
+    return Scheduler(deps, driver, sweeper, cron)

@@ -1,0 +1,1 @@
+"""Entrypoints of the scheduler: NATS RPC handlers and JetStream event consumers."""

@@ -1,0 +1,31 @@
+"""Durable JetStream consumers of the scheduler: `commit.finished`, and `datum.done` / `datum.failed`."""
+
+from __future__ import annotations
+
+from tusk_common.events import CloudEvent, CommitFinished, DatumDone, DatumFailed, parse_event
+from tusk_scheduler import datums, jobs
+from tusk_scheduler.deps import Deps
+
+COMMITS_DURABLE = "tusk-scheduler-commits"
+DATUMS_DURABLE = "tusk-scheduler-datums"
+
+
+def on_commit(deps: Deps):  # type: ignore[no-untyped-def]
+    async def handle(ce: CloudEvent) -> None:
+        ev = parse_event(ce)
+        assert isinstance(ev, CommitFinished)
+        for name in await jobs.on_commit_finished(deps, ev, ce.time):
+            deps.kick(name)
+
+    return handle
+
+
+def on_datum(deps: Deps):  # type: ignore[no-untyped-def]
+    async def handle(ce: CloudEvent) -> None:
+        ev = parse_event(ce)
+        if isinstance(ev, DatumDone):
+            await datums.on_datum_done(deps, ev)
+        elif isinstance(ev, DatumFailed):
+            await datums.on_datum_failed(deps, ev)
+
+    return handle

@@ -1,0 +1,29 @@
+"""`SchedulerSettings`: the shared `TUSK_*` settings plus this service's `TUSK_SCHEDULER_*` knobs."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from tusk_common.settings import ServiceSettings
+
+
+class SchedulerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TUSK_SCHEDULER_", extra="ignore", frozen=True)
+
+    schema_name: str = Field("scheduler", description="Postgres schema of pipelines, jobs, datums")
+    secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("secret_key", "TUSK_SECRET_KEY", "TUSK_SCHEDULER_SECRET_KEY"),
+        description="key sealing secrets at rest: 32 bytes as base64 or hex (another text is hashed)",
+    )
+    datum_ack_wait: float = Field(30.0, gt=0, description="seconds a worker may hold a task between heartbeats")
+    task_batch: int = Field(500, ge=1, le=10_000, description="datum tasks published per batch")
+    list_page: int = Field(10_000, ge=1, le=10_000, description="files per ListFiles page")
+    put_batch: int = Field(5_000, ge=1, le=10_000, description="output changes per PutFiles call")
+    inline_files: int = Field(200, ge=0, description="input files carried in a task before they go to the store")
+    sweep_interval: float = Field(2.0, gt=0, description="seconds between looks for stalled pipelines")
+    cron_interval: float = Field(1.0, gt=0, description="seconds between looks for due cron ticks")
+    datum_consumers: int = Field(4, ge=1, le=64, description="concurrent handlers of datum events")
+    wait_poll_interval: float = Field(0.25, gt=0, description="how often waits re-check without NOTIFY")
+    rpc_timeout: float = Field(30.0, gt=0, description="seconds a versioning call may take")
