@@ -14,8 +14,7 @@ tusk get file top-words@master:/top10.txt
 
 # Add a book: only its datum runs in the first stage; the reduce runs again, in the same commit set.
 printf 'The quick brown fox jumps over the lazy dog. The dog sleeps.\n' | tusk put file books@master:/fox.txt -f -
-sleep 1  # the new jobs exist (until `tusk wait commit` follows the commit set downstream)
-tusk wait job "top-words@$(last_job top-words)"
+tusk wait commit books@master                   # the commit and every job downstream of it
 tusk list job -p wordcount
 tusk inspect job "wordcount@$(last_job wordcount)"
 tusk logs -p wordcount --tail 5
