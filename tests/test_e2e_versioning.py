@@ -100,7 +100,7 @@ def test_puts_into_an_open_commit_land_in_that_one_commit(stack: E2EStack, workd
     assert len(t("list", "commit", "batch", "--json").json()) == 2
     changed = {d["path"] for d in t("diff", "file", "batch@master", "--json").json()}
     assert changed == {"/a.txt", "/b.bin", "/raw/notes.md", "/raw/one.csv", "/raw/sub/two.csv"}
-    assert t("wait", "commit", "batch@master", "--json").json()["id"] == commit
+    assert t("wait", "commit", "batch@master", "--json").json()["commit"]["id"] == commit
 
     late = t("put", "file", f"batch@{commit}:/late.txt", "-f", str(workdir / "hello.txt"), ok=False)
     one_error_line(late, "finished")

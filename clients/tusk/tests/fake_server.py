@@ -358,6 +358,7 @@ class FakeTusk:
 
     async def put_many(self, request: web.Request, repo: Repo, ref: str) -> web.Response:
         self.batches_seen += 1
+        number = self.batches_seen  # concurrent batches move the counter on while this one reads
         prefix = normalize_path(request.query.get("prefix", "/"))
         staged: list[tuple[str, Blob]] = []
         reader = await request.multipart()
@@ -368,7 +369,7 @@ class FakeTusk:
             name = part.filename
             path = normalize_path(name if name.startswith("/") else f"{prefix.rstrip('/')}/{name}")
             staged.append((path, await self.store(_Part(part), request[RECORD])))
-        if self.fail_batch is not None and self.batches_seen == self.fail_batch:
+        if self.fail_batch is not None and number == self.fail_batch:
             raise errors.Internal("injected failure of this batch")
         commit, atomic = self.write_target(repo, ref, request.query.get("message", ""))
         append = request.query.get("append") == "true"

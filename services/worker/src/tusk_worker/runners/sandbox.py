@@ -45,9 +45,22 @@ def host_binds() -> list[str]:
     return args
 
 
+def interpreter_binds() -> list[str]:
+    """The interpreter, its venv and the zygote script, read-only at their own paths, when they live
+    under a directory the sandbox replaces (a checkout or venv under /tmp, as CI clones may be)."""
+    wanted = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), str(ZYGOTE.parent)}
+    args: list[str] = []
+    for path in sorted(wanted):
+        parts = Path(path).parts
+        if len(parts) > 1 and parts[1] in _SKIP and os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
 def bwrap_args(root: Path, mounts: Sequence[tuple[Path, str]]) -> list[str]:
     args = ["bwrap", "--tmpfs", "/", *host_binds(), "--dev", "/dev", "--proc", "/proc",
-            "--bind", str(root / "tmp"), "/tmp", "--bind", str(root / "pfs"), "/pfs"]  # fmt: skip
+            "--bind", str(root / "tmp"), "/tmp", "--bind", str(root / "pfs"), "/pfs",
+            *interpreter_binds()]  # fmt: skip
     for host, target in mounts:
         args += ["--bind", str(host), target]
     return [*args, "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", "/"]
