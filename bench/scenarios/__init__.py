@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bench.context import Scenario
-from bench.scenarios import edit_1m, finish_latency, get_1g, put_1g, put_10k, rss_ingest, snapshot_mixed
+from bench.scenarios import (
+    edit_1m,
+    finish_latency,
+    get_1g,
+    lineage,
+    put_1g,
+    put_10k,
+    rss_ingest,
+    snapshot_mixed,
+)
 
 SCENARIOS: tuple[Scenario, ...] = (
     put_1g.SCENARIO,
@@ -13,4 +22,5 @@ SCENARIOS: tuple[Scenario, ...] = (
     get_1g.SCENARIO,
     rss_ingest.SCENARIO,
     finish_latency.SCENARIO,
+    lineage.SCENARIO,
 )
