@@ -10,19 +10,22 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
+from tusk_common.bus import Bus
+from tusk_common.db import Migration, create_pool, migrate
 from tusk_common.errors import TuskError
 from tusk_common.logs import setup_logging
 from tusk_common.ops import OpsServer, ReadinessCheck
-from tusk_common.settings import ServiceSettings
+from tusk_common.settings import DatabaseSettings, NatsSettings, ServiceSettings
 from tusk_common.tracing import setup_tracing
 
 log = structlog.get_logger(__name__)
@@ -50,6 +53,33 @@ class ServiceContext:
 
     def add_readiness(self, name: str, check: ReadinessCheck) -> None:
         self.checks[name] = check
+
+    async def open_postgres(
+        self, settings: DatabaseSettings, *, schema: str, migrations: Sequence[Migration]
+    ) -> asyncpg.Pool:
+        """The service's pool on its own schema, migrated, closed at shutdown, checked by /readyz."""
+        pool = await create_pool(settings, schema=schema)
+        self.stack.push_async_callback(pool.close)
+        await migrate(pool, schema=schema, migrations=migrations)
+
+        async def ready() -> None:
+            await pool.fetchval("SELECT 1")
+
+        self.add_readiness("postgres", ready)
+        return pool
+
+    async def open_bus(self, settings: NatsSettings) -> Bus:
+        """The service's NATS connection with the streams declared, closed at shutdown, checked by /readyz."""
+        bus = await Bus.connect(settings, name=self.name, registry=self.registry)
+        self.stack.push_async_callback(bus.close)
+        await bus.ensure_streams()
+
+        async def ready() -> None:
+            if not bus.nc.is_connected:
+                raise ConnectionError("not connected to NATS")
+
+        self.add_readiness("nats", ready)
+        return bus
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run a background loop for the service's lifetime; its crash stops the service."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tusk_common.bus import Bus
-from tusk_common.db import Migration, create_pool, load_migrations, migrate
+from tusk_common.db import Migration, load_migrations
 from tusk_common.outbox import OutboxRelay, outbox_migration
 from tusk_common.service import ServiceContext
 from tusk_common.store import ChunkStore, StoreMetrics, open_object_store
@@ -42,13 +41,8 @@ async def build(ctx: ServiceContext) -> Scheduler:
     if not isinstance(settings, SchedulerSettings):
         settings = SchedulerSettings.model_validate(settings.model_dump())
     schema = settings.schema_name
-    pool = await create_pool(settings.database, schema=schema)
-    ctx.stack.push_async_callback(pool.close)
-    await migrate(pool, schema=schema, migrations=migrations())
-
-    bus = await Bus.connect(settings.nats, name=ctx.name, registry=ctx.registry)
-    ctx.stack.push_async_callback(bus.close)
-    await bus.ensure_streams()
+    pool = await ctx.open_postgres(settings.database, schema=schema, migrations=migrations())
+    bus = await ctx.open_bus(settings.nats)
 
     backend = await open_object_store(settings.store, settings.s3)
     ctx.stack.push_async_callback(backend.close)
@@ -80,14 +74,4 @@ async def build(ctx: ServiceContext) -> Scheduler:
     ctx.spawn(sweeper.run(ctx.stopping), name="sweeper")
     ctx.spawn(cron.run(ctx.stopping), name="cron")
     await bus.serve(handlers(deps))
-
-    async def postgres_ready() -> None:
-        await pool.fetchval("SELECT 1")
-
-    async def nats_ready() -> None:
-        if not bus.nc.is_connected:
-            raise ConnectionError("not connected to NATS")
-
-    ctx.add_readiness("postgres", postgres_ready)
-    ctx.add_readiness("nats", nats_ready)
     return Scheduler(deps, driver, sweeper, cron)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tusk_common.bus import Bus
-from tusk_common.db import Migration, create_pool, load_migrations, migrate
+from tusk_common.db import Migration, load_migrations
 from tusk_common.outbox import OutboxRelay, outbox_migration
 from tusk_common.service import ServiceContext
 from tusk_versioning.adapters.nodestore import NodeCache
@@ -27,13 +26,8 @@ async def build(ctx: ServiceContext) -> Deps:
     if not isinstance(settings, VersioningSettings):
         settings = VersioningSettings.model_validate(settings.model_dump())
     schema = settings.schema_name
-    pool = await create_pool(settings.database, schema=schema)
-    ctx.stack.push_async_callback(pool.close)
-    await migrate(pool, schema=schema, migrations=migrations())
-
-    bus = await Bus.connect(settings.nats, name=ctx.name, registry=ctx.registry)
-    ctx.stack.push_async_callback(bus.close)
-    await bus.ensure_streams()
+    pool = await ctx.open_postgres(settings.database, schema=schema, migrations=migrations())
+    bus = await ctx.open_bus(settings.nats)
 
     waiters = CommitWaiters(pool)
     await waiters.start()
@@ -45,14 +39,4 @@ async def build(ctx: ServiceContext) -> Deps:
     deps = Deps(pool=pool, views=Views(NodeCache(settings.node_cache_bytes), settings.open_views),
                 waiters=waiters, settings=settings)  # fmt: skip
     await bus.serve(handlers(deps))
-
-    async def postgres_ready() -> None:
-        await pool.fetchval("SELECT 1")
-
-    async def nats_ready() -> None:
-        if not bus.nc.is_connected:
-            raise ConnectionError("not connected to NATS")
-
-    ctx.add_readiness("postgres", postgres_ready)
-    ctx.add_readiness("nats", nats_ready)
     return deps
