@@ -197,3 +197,22 @@ async def test_rpc_and_event_spans_join_one_trace(bus):
         trace._TRACER_PROVIDER = None
         trace._TRACER_PROVIDER_SET_ONCE._done = False
         provider.shutdown()
+
+
+async def test_consumers_lists_every_page_past_jetstreams_256(bus):
+    from nats.js.api import ConsumerConfig
+
+    from tusk_common.bus import CONSUMERS_PAGE
+    from tusk_common.subjects import DATUMS_STREAM
+
+    names = [f"paging-{i:03d}" for i in range(CONSUMERS_PAGE + 44)]
+    for name in names:
+        await bus.js.add_consumer(DATUMS_STREAM, ConsumerConfig(durable_name=name,
+                                                                filter_subject=f"tusk.datums.{name}"))
+    try:
+        assert len(await bus.js.consumers_info(DATUMS_STREAM)) == CONSUMERS_PAGE  # one page is not all
+        listed = [c.name for c in await bus.consumers(DATUMS_STREAM) if c.name.startswith("paging-")]
+        assert sorted(listed) == names
+    finally:
+        for name in names:
+            await bus.js.delete_consumer(DATUMS_STREAM, name)

@@ -88,3 +88,24 @@ async def test_no_event_is_lost_when_nats_is_down_while_state_changes(database_u
         await task
         await bus.close()
         await pool.close()
+
+
+async def test_a_renumbered_migration_is_not_applied_again_and_the_new_one_in_its_place_is(database_url):
+    # A schema from a release where the outbox came right after the service's first migration ...
+    pool = await create_pool(DatabaseSettings(url=SecretStr(database_url)), schema="upgraded")
+    try:
+        first = Migration(1, "things", "CREATE TABLE things (name text PRIMARY KEY)")
+        assert await migrate(pool, schema="upgraded", migrations=[first, outbox_migration(2)]) == [1, 2]
+        await pool.execute("INSERT INTO outbox (event_id, subject, payload, headers)"
+                           " VALUES ('e1', 's', '{}'::jsonb, '{}'::jsonb)")
+        # ... upgraded to one with a second migration, the outbox moved to 1000.
+        second = Migration(2, "colour", "ALTER TABLE things ADD COLUMN colour text")
+        applied = await migrate(pool, schema="upgraded", migrations=[first, second, outbox_migration(1000)])
+        assert applied == [2]
+        rows = await pool.fetch("SELECT version, name FROM upgraded.schema_migrations ORDER BY 1")
+        assert [(r["version"], r["name"]) for r in rows] == [(1, "things"), (2, "colour"), (1000, "outbox")]
+        await pool.execute("INSERT INTO things (name, colour) VALUES ('x', 'red')")
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 1  # kept, not re-created
+        assert await migrate(pool, schema="upgraded", migrations=[first, second, outbox_migration(1000)]) == []
+    finally:
+        await pool.close()

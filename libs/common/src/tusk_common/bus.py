@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
+    ConsumerInfo,
     DeliverPolicy,
     RetentionPolicy,
     StorageType,
@@ -35,7 +36,6 @@ from tusk_common.busmetrics import BusMetrics
 from tusk_common.errors import Internal, Invalid, TuskError, Unavailable, from_wire
 from tusk_common.events import CloudEvent, Event, envelope
 from tusk_common.settings import NatsSettings
-from tusk_common.tracing import tracer
 from tusk_common.subjects import (
     DATUMS_PREFIX,
     DATUMS_STREAM,
@@ -44,12 +44,27 @@ from tusk_common.subjects import (
     rpc_queue_group,
     rpc_subject,
 )
+from tusk_common.tracing import tracer
 from tusk_common.wire.base import Request, Wire
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Any], Awaitable[Wire]]
+_OK_PREFIX = b'{"ok":'  # every successful RPC reply starts so (see `_answer`)
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+
+CONSUMERS_PAGE = 256  # consumers JetStream lists per CONSUMER.LIST request
+BIG_REPLY_ITEMS = 1000  # a reply holding a list longer than this is serialized off the event loop
+
+
+async def _encode_ok(reply: Wire) -> bytes:
+    """`{"ok": <reply>}`, written by pydantic's serializer (no dict tree, no json.dumps). A big reply (a
+    page of thousands of entries takes tens of ms) is serialized in a thread: the GIL then changes
+    hands every few ms, so the small requests behind it do not wait for all of it."""
+    big = any(isinstance(v, list) and len(v) > BIG_REPLY_ITEMS for v in reply.__dict__.values())
+    body = await asyncio.to_thread(reply.model_dump_json) if big else reply.model_dump_json()
+    return _OK_PREFIX + body.encode() + b"}"
 
 
 def validation_to_invalid(exc: ValidationError, prefix: str = "") -> Invalid:
@@ -132,6 +147,15 @@ class Bus:
             except nats.js.errors.BadRequestError:
                 await self.js.update_stream(cfg)
 
+    async def consumers(self, stream: str) -> list[ConsumerInfo]:
+        """Every consumer of `stream` (JetStream answers a listing in pages of at most 256)."""
+        infos: list[ConsumerInfo] = []
+        while True:
+            page = await self.js.consumers_info(stream, offset=len(infos) or None)
+            infos.extend(page)
+            if len(page) < CONSUMERS_PAGE:
+                return infos
+
     # ------------------------------------------------------------------ publish
 
     async def publish(
@@ -188,7 +212,11 @@ class Bus:
             raise Unavailable(f"{req.SERVICE} did not answer {req.METHOD} in time") from exc
         except nats.errors.ConnectionClosedError as exc:
             raise Unavailable("the NATS connection is closed") from exc
-        body = json.loads(msg.data)
+        data = msg.data
+        if data.startswith(_OK_PREFIX) and data.endswith(b"}"):
+            # The reply model is parsed straight from the bytes (pydantic's JSON parser, no dict tree).
+            return req.REPLY.model_validate_json(data[len(_OK_PREFIX) : -1])
+        body = json.loads(data)
         if "error" in body:
             raise from_wire(body["error"])
         return req.REPLY.model_validate(body["ok"])
@@ -200,6 +228,9 @@ class Bus:
             cb = self._make_rpc_callback(req_type, handler)
             sub = await self.nc.subscribe(subject, queue=rpc_queue_group(req_type.SERVICE), cb=cb)
             self._subs.append(sub)
+        # SUB is sent without an answer: the PING/PONG round trip makes the server know every subject
+        # before the service calls itself ready, so no caller gets NoResponders from a service that is up.
+        await self.nc.flush()
 
     def _make_rpc_callback(self, req_type: type[Request], handler: Handler) -> Callable[[Msg], Awaitable[None]]:
         async def on_msg(msg: Msg) -> None:
@@ -223,26 +254,28 @@ class Bus:
         span = tracer().start_span(f"serve {req_type.SERVICE}.{req_type.METHOD}", kind=trace.SpanKind.SERVER)
         span_token = otel_context.attach(trace.set_span_in_context(span))
         try:
+            error: dict[str, Any] | None = None
             try:
                 req = req_type.model_validate_json(msg.data)
                 reply = await handler(req)
-                body: dict[str, Any] = {"ok": reply.model_dump(mode="json")}
+                payload = await _encode_ok(reply)
             except ValidationError as exc:
-                body = {"error": validation_to_invalid(exc).to_wire()}
+                error = validation_to_invalid(exc).to_wire()
             except TuskError as exc:
-                body = {"error": exc.to_wire()}
+                error = exc.to_wire()
             except Exception as exc:
                 log.exception("rpc.failed", method=req_type.METHOD)
-                body = {"error": Internal(f"{req_type.METHOD} failed: {type(exc).__name__}").to_wire()}
-            if "error" in body:
-                code = body["error"]["code"]
+                error = Internal(f"{req_type.METHOD} failed: {type(exc).__name__}").to_wire()
+            if error is not None:
+                code = error["code"]
+                payload = json.dumps({"error": error}, separators=(",", ":")).encode()
             if self.metrics:
                 self.metrics.rpc_served.labels(req_type.SERVICE, req_type.METHOD, code).inc()
                 self.metrics.rpc_seconds.labels(req_type.SERVICE, req_type.METHOD).observe(
                     time.perf_counter() - started
                 )
             if msg.reply:
-                await msg.respond(json.dumps(body, separators=(",", ":")).encode())
+                await msg.respond(payload)
         except nats.errors.ConnectionClosedError:
             log.warning("rpc.reply_lost", method=req_type.METHOD)
         finally:

@@ -67,8 +67,28 @@ async def create_pool(settings: DatabaseSettings, *, schema: str) -> asyncpg.Poo
     return pool
 
 
+async def _renumber(conn: asyncpg.Connection, schema: str, migrations: Sequence[Migration]) -> set[str]:
+    """The names of the migrations applied, after moving any applied under another version to its
+    version now (a release that renumbers one, such as the outbox moving behind a new migration, must
+    neither skip the new one nor apply the old one twice)."""
+    table = f"{schema}.schema_migrations"
+    rows = await conn.fetch(f"SELECT version, name FROM {table}")
+    wanted = {m.name: m.version for m in migrations}
+    moved = [(r["version"], wanted[r["name"]]) for r in rows if r["name"] in wanted and wanted[r["name"]] != r["version"]]
+    if moved:
+        async with conn.transaction():
+            for old, _ in moved:  # out of the way first: two may swap
+                await conn.execute(f"UPDATE {table} SET version = $2 WHERE version = $1", old, -old - 1)
+            for old, new in moved:
+                await conn.execute(f"UPDATE {table} SET version = $2 WHERE version = $1", -old - 1, new)
+    return {r["name"] for r in rows}
+
+
 async def migrate(pool: asyncpg.Pool, *, schema: str, migrations: Sequence[Migration]) -> list[int]:
     """Apply the migrations not yet applied, each in its own transaction; returns the versions applied.
+
+    A migration is known by its name: one applied under another version counts as applied and is
+    recorded under its version now.
 
     Replicas starting together serialize on an advisory lock keyed by the schema name.
     """
@@ -81,9 +101,9 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, migrations: Sequence[Migra
                 " version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")}
+            done = await _renumber(conn, schema, migrations)
             for mig in migrations:
-                if mig.version in done:
+                if mig.name in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(mig.sql)

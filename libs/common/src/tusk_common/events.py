@@ -144,6 +144,7 @@ def register(cls: type[Event]) -> type[Event]:
 
 from pydantic import Field  # noqa: E402  (imports of the appended section)
 
+from tusk_common.wire.pipelines import JobInput, TaskInput  # noqa: E402  (no cycle: wire never imports events)
 from tusk_common.wire.versioning import FileContent  # noqa: E402  (no cycle: wire imports only wire.base)
 
 
@@ -183,6 +184,9 @@ class JobFinished(Event):
     datums_failed: int = 0
     datums_recovered: int = 0
     duration_seconds: float = 0.0
+    # The commit each input branch was read at (a few entries: one per input branch); None from a
+    # producer older than this field, [] when the job ended before it resolved its inputs.
+    inputs: list[JobInput] | None = None
 
     def ce_subject(self) -> str:
         return f"{self.pipeline}@{self.job}"
@@ -191,7 +195,10 @@ class JobFinished(Event):
 class DatumDone(Event):
     """A worker finished a datum: `success` with its output manifest (path -> content), or `recovered`.
 
-    A large manifest is stored in the chunk store as JSON (`outputs_ref`) instead of inline."""
+    A large manifest is stored in the chunk store as JSON (`outputs_ref`) instead of inline. `inputs` are
+    the datum's inputs as its task gave them: the exact files (path, content) at each input commit, inline
+    or, for a long list, by the reference the task carried (`files_ref`); `datum_hash` is the task's.
+    Both are None / [] from a producer older than these fields."""
 
     KIND: ClassVar[str] = "datum.done"
     pipeline: str
@@ -202,6 +209,8 @@ class DatumDone(Event):
     generation: int = 0
     outputs: dict[str, FileContent] = Field(default_factory=dict)
     outputs_ref: FileContent | None = None
+    datum_hash: str | None = None
+    inputs: list[TaskInput] = Field(default_factory=list)
     worker: str = ""
     download_seconds: float = 0.0
     process_seconds: float = 0.0

@@ -1,4 +1,5 @@
-"""structlog set-up: JSON lines on stdout when not on a terminal, ids bound through contextvars."""
+"""structlog set-up: JSON lines on stdout when not on a terminal, ids bound through contextvars, and the
+trace and span ids of the current OpenTelemetry span on every line logged inside one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+
+
+def add_trace_ids(_logger: object, _method: str, event: dict[str, object]) -> dict[str, object]:
+    """`trace_id` and `span_id` (hex, as tracing back ends show them) when a recording span is current,
+    so a log line leads to its trace; nothing when tracing is off."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event
 
 
 def setup_logging(service: str, *, level: str = "info", fmt: str = "auto") -> None:
@@ -14,6 +26,7 @@ def setup_logging(service: str, *, level: str = "info", fmt: str = "auto") -> No
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        add_trace_ids,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (

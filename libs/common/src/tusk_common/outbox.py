@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 
 from tusk_common.db import Migration
 from tusk_common.errors import Unavailable
 from tusk_common.events import Event, envelope
+from tusk_common.subjects import EVENTS_PREFIX
+from tusk_common.tracing import resumed, tracer
 
 if TYPE_CHECKING:
     from tusk_common.bus import Bus
@@ -120,17 +122,24 @@ class OutboxRelay:
             sent: list[int] = []
             try:
                 for row in rows:
-                    await self._bus.publish(
-                        row["subject"],
-                        json.dumps(row["payload"]).encode(),
-                        msg_id=row["event_id"],
-                        headers=dict(row["headers"]),
-                    )
+                    await self._publish(row)
                     sent.append(row["seq"])
             finally:
                 if sent:
                     await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", sent)
             return len(sent)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        headers = dict(row["headers"])
+        body = json.dumps(row["payload"]).encode()
+        if "traceparent" not in headers:  # written outside any trace (tracing off)
+            await self._bus.publish(row["subject"], body, msg_id=row["event_id"], headers=headers)
+            return
+        kind = row["subject"].removeprefix(f"{EVENTS_PREFIX}.")
+        with tracer().start_as_current_span(f"publish {kind}", context=resumed(headers),
+                                            kind=trace.SpanKind.PRODUCER):  # fmt: skip
+            propagate.inject(headers)  # the consumers' spans become children of this one
+            await self._bus.publish(row["subject"], body, msg_id=row["event_id"], headers=headers)
 
     async def backlog(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM outbox"))
@@ -140,6 +149,9 @@ class OutboxRelay:
         listener = await self._listen()
         try:
             while not stopping.is_set():
+                # Cleared before draining, not after: a NOTIFY that arrives while a batch drains (its row
+                # not yet visible to that batch) must wake the next round, not wait for the poll.
+                self._wake.clear()
                 try:
                     n = await self.drain_once()
                 except (Unavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -148,7 +160,6 @@ class OutboxRelay:
                     continue
                 if n == self._batch:
                     continue
-                self._wake.clear()
                 waiter = asyncio.ensure_future(self._wake.wait())
                 stopper = asyncio.ensure_future(stopping.wait())
                 try:

@@ -24,7 +24,7 @@ from tusk_common.bus import Bus
 from tusk_common.db import Migration, create_pool, migrate
 from tusk_common.errors import TuskError
 from tusk_common.logs import setup_logging
-from tusk_common.ops import OpsServer, ReadinessCheck
+from tusk_common.ops import MetricsRefresh, OpsServer, ReadinessCheck
 from tusk_common.settings import DatabaseSettings, NatsSettings, ServiceSettings
 from tusk_common.tracing import setup_tracing
 
@@ -50,9 +50,15 @@ class ServiceContext:
     stopping: asyncio.Event
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    refreshers: list[MetricsRefresh] = field(default_factory=list)
 
     def add_readiness(self, name: str, check: ReadinessCheck) -> None:
         self.checks[name] = check
+
+    def on_scrape(self, refresh: MetricsRefresh) -> None:
+        """Run `refresh` (cheap reads setting gauges) before `/metrics` answers, at most once per
+        `TUSK_METRICS_MAX_AGE` seconds."""
+        self.refreshers.append(refresh)
 
     async def open_postgres(
         self, settings: DatabaseSettings, *, schema: str, migrations: Sequence[Migration]
@@ -111,7 +117,8 @@ async def running_service(name: str, settings: ServiceSettings, build: Build,
         service=name, version=tusk_version()
     ).set(1)
     ctx = ServiceContext(name, settings, registry, AsyncExitStack(), stopping or asyncio.Event())
-    ops = OpsServer(registry, ctx.checks)
+    ops = OpsServer(registry, ctx.checks, ctx.refreshers, max_age=settings.ops.metrics_max_age,
+                    refresh_timeout=settings.ops.metrics_refresh_timeout)  # fmt: skip
     async with ctx.stack:
         await build(ctx)
         await ops.start(settings.ops.ops_addr)

@@ -71,6 +71,10 @@ class OpsSettings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     shutdown_grace: float = Field(10.0, ge=0)
+    metrics_max_age: float = Field(
+        2.0, ge=0, description="seconds gauges read from Postgres or JetStream are reused by the next scrape"
+    )
+    metrics_refresh_timeout: float = Field(5.0, gt=0, description="seconds /metrics waits for those reads")
 
 
 class ServiceSettings(BaseSettings):

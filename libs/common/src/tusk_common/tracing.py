@@ -1,15 +1,18 @@
 """OpenTelemetry tracing: off by default, on through the standard `OTEL_*` env vars.
 
 `OTEL_TRACES_EXPORTER=otlp` (or any `OTEL_EXPORTER_OTLP_ENDPOINT`) turns on the OTLP/HTTP exporter;
-`OTEL_SERVICE_NAME` defaults to `tusk-<service>`. Spans are made by the bus (RPC, publish, consume) and the
-HTTP edge; context travels in NATS headers (`traceparent`).
+`OTEL_SERVICE_NAME` defaults to `tusk-<service>`. Spans are made by the bus (RPC, publish, consume), the
+HTTP edge, the scheduler (job steps) and the worker (datums); context travels in NATS headers
+(`traceparent`), in outbox rows, and with each job row across the scheduler's asynchronous hops.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -43,3 +46,24 @@ def setup_tracing(service: str, *, exporter: SpanExporter | None = None) -> Trac
 
 def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
+
+
+def recording() -> bool:
+    """Whether this process records spans (a provider is installed): hot paths skip tracing work if not."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def carried() -> dict[str, str] | None:
+    """The current trace context as W3C headers, to store with work that goes on later in another task
+    (a job); None when there is no trace (tracing off)."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
+
+
+def resumed(headers: Mapping[str, str] | None) -> otel_context.Context:
+    """The context `carried()` stored, as the parent of new spans; an empty one (a new trace) without it,
+    never the caller's current context."""
+    return propagate.extract(dict(headers or {}), context=otel_context.Context())

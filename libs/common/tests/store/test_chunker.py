@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import random
+from typing import Any
 
 import pytest
 from pyfastcdc import FastCDC
 
 from tusk_common.settings import StoreSettings
 from tusk_common.store import Chunker
+from tusk_common.store.chunker import file_chunks
 
 MIN, AVG, MAX = 4 * 1024, 16 * 1024, 64 * 1024
 
@@ -84,3 +87,20 @@ def test_default_sizes_come_from_settings() -> None:
 def test_rejects_inconsistent_sizes() -> None:
     with pytest.raises(ValueError):
         Chunker(AVG, MIN, MAX)
+
+
+class _ShortReads(io.BytesIO):
+    """A file that hands out fewer bytes than asked, as pipes and some file systems do."""
+
+    def readinto(self, b: Any) -> int:
+        view = memoryview(b)
+        return super().readinto(view[: max(1, len(view) // 3)])
+
+
+@pytest.mark.parametrize("size", [0, 1, MIN - 1, 200_000, 1_234_567])
+@pytest.mark.parametrize("block", [1, 70_000, 8 << 20])
+def test_cutting_a_file_gives_the_chunks_of_the_whole_stream(size: int, block: int) -> None:
+    data = random.Random(size).randbytes(size)
+    expected = whole(data)
+    assert [bytes(c) for c in file_chunks(io.BytesIO(data), MIN, AVG, MAX, block=block)] == expected
+    assert [bytes(c) for c in file_chunks(_ShortReads(data), MIN, AVG, MAX, block=block)] == expected

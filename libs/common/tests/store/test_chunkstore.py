@@ -13,8 +13,8 @@ import pytest
 from pyfastcdc import FastCDC
 from storekit import SMALL_CHUNKS, Stores, Tamper
 
-from tusk_common.errors import Corrupted, Invalid, TooLarge, Unavailable
-from tusk_common.store import ChunkStore, ObjectStore
+from tusk_common.errors import Conflict, Corrupted, Invalid, TooLarge, Unavailable
+from tusk_common.store import Chunker, ChunkStore, ObjectStore
 from tusk_common.store.chunk import chunk_key, manifest_key
 from tusk_common.store.manifest import ENTRY
 from tusk_common.wire.versioning import FileContent
@@ -443,3 +443,70 @@ async def test_upload_failure_surfaces_and_writes_no_manifest(stores: Stores) ->
             await w.finish()
     assert await keys(stores.backend, "manifests/") == []
     assert len(await keys(stores.backend, "chunks/")) <= 3
+
+
+# ---------------------------------------------------------------- many small files, client-cut chunks
+
+
+async def test_write_smalls_gives_what_write_small_gives_and_stores_twins_once(stores: Stores) -> None:
+    store = stores.make(**SMALL_CHUNKS)
+    files = [rand(n, seed=n) for n in (0, 1, 100, 4095)] + [rand(100, seed=100), rand(3 * 64 * 1024, seed=7)]
+    contents = await store.write_smalls(files)
+    expected = [await stores.make(**SMALL_CHUNKS).write_small(f) for f in files]
+    assert contents == expected
+    for data, content in zip(files, contents, strict=True):
+        assert await read_all(store, content) == data
+    # 0 bytes store nothing, the twin once, the big one as several chunks
+    assert stores.metric("chunks_deduplicated") >= 1
+
+
+def _cut(store: ChunkStore, data: bytes) -> list[tuple[bytes, bytes]]:
+    c = Chunker.from_settings(store.settings)
+    return [(blake3.blake3(x).digest(), bytes(x)) for x in [*c.feed(data), *c.finish()]]
+
+
+async def test_client_cut_chunks_commit_to_the_content_a_streamed_write_gives(stores: Stores) -> None:
+    store = stores.make(**SMALL_CHUNKS)
+    data = rand(500_000, seed=31)
+    chunks = _cut(store, data)
+    digests = [d for d, _ in chunks]
+    assert await store.missing(digests + digests[:1]) == digests  # each once, in order
+    for digest, piece in chunks:
+        await store.put_chunk(digest, piece)
+    assert await store.missing(digests) == []
+    content = await store.file_from_chunks([(d, len(p)) for d, p in chunks])
+    streamed = await stores.make(**SMALL_CHUNKS).write_bytes(data)
+    assert (content.id, content.size, content.chunks) == (streamed.id, streamed.size, streamed.chunks)
+    assert content.md5 is None  # never seen whole
+    assert await read_all(store, content) == data
+    # A fresh process (nothing remembered) checks each chunk's length from its first bytes.
+    again = await stores.make(**SMALL_CHUNKS).file_from_chunks([(d, len(p)) for d, p in chunks])
+    assert again == content
+
+
+async def test_a_chunk_that_does_not_hash_to_its_digest_is_refused(stores: Stores) -> None:
+    store = stores.make(**SMALL_CHUNKS)
+    digest = blake3.blake3(b"the real bytes").digest()
+    with pytest.raises(Invalid) as info:
+        await store.put_chunk(digest, b"other bytes")
+    assert info.value.details["chunk"] == digest.hex()
+    with pytest.raises(Invalid):
+        await store.put_chunk(digest, rand(64 * 1024 + 1))  # larger than chunk_max
+    assert await keys(stores.backend, "chunks/") == []
+
+
+async def test_a_manifest_naming_a_missing_chunk_or_a_wrong_length_is_refused(stores: Stores) -> None:
+    store = stores.make(**SMALL_CHUNKS)
+    present = rand(1000, seed=41)
+    digest = blake3.blake3(present).digest()
+    await store.put_chunk(digest, present)
+    absent = blake3.blake3(b"never uploaded").digest()
+    with pytest.raises(Conflict) as info:
+        await store.file_from_chunks([(digest, 1000), (absent, 14)])
+    assert info.value.details["missing"] == [absent.hex()]
+    for fresh in (store, stores.make(**SMALL_CHUNKS)):
+        with pytest.raises(Invalid):
+            await fresh.file_from_chunks([(digest, 999)])
+    assert await keys(stores.backend, "manifests/") == []
+    empty = await store.file_from_chunks([])
+    assert (empty.size, empty.md5) == (0, md5(b""))

@@ -17,6 +17,14 @@ async def test_put_then_get_returns_the_bytes(backend: ObjectStore) -> None:
     assert await backend.get("chunks/ab/view") == b"world"
 
 
+async def test_put_in_pieces_stores_them_back_to_back(backend: ObjectStore) -> None:
+    big = bytes(range(256)) * 4096
+    await backend.put("p/one", (b"\x00", memoryview(big)[10:], b"", b"end"))
+    assert await backend.get("p/one") == b"\x00" + big[10:] + b"end"
+    await backend.put_many([("p/two", (b"a", b"bc")), ("p/three", b"d")])
+    assert (await backend.get("p/two"), await backend.get("p/three")) == (b"abc", b"d")
+
+
 async def test_put_again_replaces_whole_object(backend: ObjectStore) -> None:
     await backend.put("a/b", b"1" * 100_000)
     await backend.put("a/b", b"2" * 10)
@@ -43,6 +51,37 @@ async def test_exists_and_delete(backend: ObjectStore) -> None:
     await backend.delete("x/y")
     assert not await backend.exists("x/y")
     await backend.delete("x/y")  # deleting what is missing is not an error
+
+
+async def test_put_many_stores_every_object(backend: ObjectStore) -> None:
+    items = [(f"chunks/{i % 7:02x}/obj{i}", f"data {i}".encode() * i) for i in range(40)]
+    await backend.put_many(items)
+    await backend.put_many([])
+    for key, data in items:
+        assert await backend.get(key) == data
+
+
+async def test_head_gives_the_first_bytes_and_the_size(backend: ObjectStore) -> None:
+    await backend.put("h/one", b"0123456789")
+    await backend.put("h/empty", b"")
+    assert await backend.head("h/one", 4) == (b"0123", 10)
+    assert await backend.head("h/one", 100) == (b"0123456789", 10)
+    assert await backend.head("h/empty", 4) == (b"", 0)
+    with pytest.raises(NotFound):
+        await backend.head("h/missing", 4)
+
+
+async def test_get_with_runs_the_check_on_the_bytes(backend: ObjectStore) -> None:
+    await backend.put("g/x", b"abc")
+    assert await backend.get_with("g/x", lambda data: data.upper()) == b"ABC"
+
+    def refuse(data: bytes) -> None:
+        raise Invalid("not these bytes", field="data")
+
+    with pytest.raises(Invalid):
+        await backend.get_with("g/x", refuse)
+    with pytest.raises(NotFound):
+        await backend.get_with("g/missing", len)
 
 
 async def test_list_returns_keys_under_prefix_in_byte_order(backend: ObjectStore) -> None:

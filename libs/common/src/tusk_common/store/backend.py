@@ -7,28 +7,54 @@ simply replace.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from tusk_common.errors import Invalid
 from tusk_common.settings import S3Settings, StoreSettings
+
+T = TypeVar("T")
+Data = bytes | memoryview | tuple[bytes | memoryview, ...]
+"""An object's bytes: whole, or in pieces stored back to back."""
+
+
+def data_length(data: Data) -> int:
+    return sum(map(len, data)) if isinstance(data, tuple) else len(data)
+
+
+def joined(data: Data) -> bytes | memoryview:
+    return b"".join(data) if isinstance(data, tuple) else data
 
 
 @runtime_checkable
 class ObjectStore(Protocol):
     """An async raw-object backend (`fs` or `s3`); every implementation passes the contract suite."""
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
-        """Store `data` at `key` atomically: readers see the old object or the whole new one."""
+    async def put(self, key: str, data: Data) -> None:
+        """Store `data` at `key` atomically: readers see the old object or the whole new one. `data`
+        may come in pieces (a tuple), stored back to back without joining them first where possible."""
+        ...
+
+    async def put_many(self, items: Sequence[tuple[str, Data]]) -> None:
+        """`put` of every `(key, data)`, in as few hops to the I/O threads as the backend can manage."""
         ...
 
     async def get(self, key: str) -> bytes:
         """The bytes at `key`; raises `NotFound`."""
         ...
 
+    async def get_with(self, key: str, then: Callable[[bytes], T]) -> T:
+        """`then(bytes at key)`, run on the I/O thread that fetched them (one hop for a fetch and its
+        check); raises `NotFound`, or what `then` raises."""
+        ...
+
     async def exists(self, key: str) -> bool:
         """Whether an object is stored at `key`."""
+        ...
+
+    async def head(self, key: str, n: int) -> tuple[bytes, int]:
+        """The first `n` bytes at `key` (fewer if it is shorter) and its whole size; raises `NotFound`."""
         ...
 
     async def delete(self, key: str) -> None:

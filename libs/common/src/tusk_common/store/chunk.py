@@ -62,18 +62,28 @@ def encode(data: bytes | memoryview, *, zstd_level: int | None) -> bytes:
     return bytes((RAW,)) + data
 
 
-def decode(stored: bytes, *, expected: bytes, length: int, content_id: str) -> bytes:
+def frame_raw(data: bytes | memoryview) -> tuple[bytes, bytes | memoryview]:
+    """The stored object of a chunk kept raw, as pieces: the header, then the chunk itself (no copy)."""
+    return _RAW_HEADER, data
+
+
+_RAW_HEADER = bytes((RAW,))
+
+
+def decode(stored: bytes, *, expected: bytes, length: int, content_id: str) -> bytes | memoryview:
     """The chunk bytes of a stored object, verified against their hash and length.
 
-    Raises `Corrupted` naming the content and the chunk when the object is not what the manifest says.
+    A raw chunk comes back as a read-only view into `stored` (no copy of the payload). Raises
+    `Corrupted` naming the content and the chunk when the object is not what the manifest says.
     """
-    hex_ = expected.hex()
     if not stored:
-        raise Corrupted("stored chunk is empty", content_id=content_id, chunk=hex_)
+        raise Corrupted("stored chunk is empty", content_id=content_id, chunk=expected.hex())
     header, payload = stored[0], memoryview(stored)[1:]
+    data: bytes | memoryview
     if header == RAW:
-        data = stored[1:]
+        data = payload
     elif header == ZSTD:
+        hex_ = expected.hex()
         try:
             # Check the declared size first: a damaged header must not make us allocate gigabytes.
             if zstandard.frame_content_size(payload) != length:
@@ -84,7 +94,28 @@ def decode(stored: bytes, *, expected: bytes, length: int, content_id: str) -> b
                 f"stored chunk does not decompress: {e}", content_id=content_id, chunk=hex_
             ) from e
     else:
-        raise Corrupted(f"stored chunk has unknown header {header:#04x}", content_id=content_id, chunk=hex_)
+        raise Corrupted(
+            f"stored chunk has unknown header {header:#04x}", content_id=content_id, chunk=expected.hex()
+        )
     if len(data) != length or chunk_hash(data) != expected:
-        raise Corrupted("stored chunk does not match its hash", content_id=content_id, chunk=hex_)
+        raise Corrupted("stored chunk does not match its hash", content_id=content_id, chunk=expected.hex())
     return data
+
+
+HEAD_BYTES = 32  # enough of a stored chunk for `stored_length`: the header and a zstd frame header
+
+
+def stored_length(head: bytes, size: int) -> int | None:
+    """The chunk length a stored object holds, from its first `HEAD_BYTES` and its size; None when that
+    cannot be told without reading it all (a zstd frame that does not state its size, or garbage)."""
+    if not head:
+        return None
+    if head[0] == RAW:
+        return size - 1
+    if head[0] == ZSTD:
+        try:
+            n = zstandard.frame_content_size(head[1:])
+        except zstandard.ZstdError:
+            return None
+        return n if n >= 0 else None
+    return None

@@ -9,9 +9,13 @@ blocks therefore gives exactly the chunks of chunking the whole stream at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
 from pyfastcdc import FastCDC
 
-from tusk_common.settings import StoreSettings
+if TYPE_CHECKING:
+    from tusk_common.settings import StoreSettings
 
 
 def immutable(data: bytes | bytearray | memoryview) -> bytes | memoryview:
@@ -77,3 +81,39 @@ class Chunker:
         self._tail = bytes(buf[start:])
         self._buffered = len(self._tail)
         return out
+
+
+class Readable(Protocol):
+    """A binary file: what `file_chunks` reads from."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+def file_chunks(
+    fh: Readable, min_size: int, avg_size: int, max_size: int, *, block: int = 8 << 20
+) -> Iterator[memoryview]:
+    """The chunks of a file read from its current position, cut exactly as `Chunker` cuts them.
+
+    Each block is read straight into a fresh buffer behind the unfinished tail of the previous one, so
+    only the tail (at most `max_size`) is ever copied. Chunks are read-only views that stay valid for as
+    long as they are referenced.
+    """
+    cdc = FastCDC(avg_size, min_size=min_size, max_size=max_size)
+    block = max(block, 2 * max_size)
+    tail = memoryview(b"")
+    while True:
+        buf = bytearray(len(tail) + block)
+        buf[: len(tail)] = tail
+        got = fh.readinto(memoryview(buf)[len(tail) :]) or 0
+        final = got == 0
+        view = memoryview(buf)[: len(tail) + got].toreadonly()
+        ends = [c.offset + c.length for c in cdc.cut_buf(view)] if len(view) else []
+        if not final and ends:
+            ends.pop()  # the last cut may only be where the buffer ended
+        start = 0
+        for end in ends:
+            yield view[start:end]
+            start = end
+        tail = view[start:]
+        if final:
+            return

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import io
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
@@ -18,7 +18,7 @@ from minio.helpers import check_bucket_name
 
 from tusk_common.errors import Internal, Invalid, NotFound, TuskError, Unavailable
 from tusk_common.settings import S3Settings
-from tusk_common.store.backend import check_key
+from tusk_common.store.backend import Data, check_key, joined
 
 T = TypeVar("T")
 
@@ -101,12 +101,20 @@ class S3ObjectStore:
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as e:
             _raise_mapped(e, self.bucket)
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: Data) -> None:
         name = self._name(key)
-        await self._run(lambda: self._client.put_object(self.bucket, name, io.BytesIO(data), len(data)))
+        body = joined(data)
+        await self._run(lambda: self._client.put_object(self.bucket, name, io.BytesIO(body), len(body)))
+
+    async def put_many(self, items: Sequence[tuple[str, Data]]) -> None:
+        await asyncio.gather(*(self.put(key, data) for key, data in items))
 
     async def get(self, key: str) -> bytes:
         return await self._run(self._get, key, self._name(key))
+
+    async def get_with(self, key: str, then: Callable[[bytes], T]) -> T:
+        name = self._name(key)
+        return await self._run(lambda: then(self._get(key, name)))
 
     def _get(self, key: str, name: str) -> bytes:
         try:
@@ -117,6 +125,25 @@ class S3ObjectStore:
             raise
         try:
             return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def head(self, key: str, n: int) -> tuple[bytes, int]:
+        return await self._run(self._head, key, self._name(key), n)
+
+    def _head(self, key: str, name: str, n: int) -> tuple[bytes, int]:
+        try:
+            size = self._client.stat_object(self.bucket, name).size or 0
+            if not size or not n:
+                return b"", size
+            response = self._client.get_object(self.bucket, name, offset=0, length=min(n, size))
+        except S3Error as e:
+            if e.code in _MISSING_CODES:
+                raise NotFound(f"no object {key!r}", key=key) from e
+            raise
+        try:
+            return response.read(), size
         finally:
             response.close()
             response.release_conn()

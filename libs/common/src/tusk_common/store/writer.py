@@ -1,32 +1,84 @@
-"""Writing one file into the chunk store: chunk, hash and upload while the bytes are still arriving."""
+"""Writing one file into the chunk store: chunk, hash and upload while the bytes are still arriving.
+
+The work runs as a pipeline, so a 2-core host keeps both cores busy and the socket never waits for a
+hash: `write` hands batches of incoming bytes to two lanes, each a task feeding one thread at a time,
+in order:
+
+    write ─┬─► md5 lane    MD5 of the whole file (the slowest hash, so it runs beside everything else)
+           └─► chunk lane  FastCDC cut points and BLAKE3 ─► up to `write_ahead` uploads (dedup, put)
+
+Each lane holds at most `LANE_BATCHES` batches, so `write` waits (and the request stops being read)
+only when a lane is that far behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tusk_common.errors import TooLarge
 from tusk_common.store import manifest
+from tusk_common.store.chunk import chunk_hash
 from tusk_common.store.chunker import Chunker, immutable
 from tusk_common.wire.versioning import FileContent
 
 if TYPE_CHECKING:
     from tusk_common.store.chunkstore import ChunkStore
 
-# Incoming bytes are handed to the chunking thread in batches of this size: one thread hop per small
-# write would cost more than the work.
+# Incoming bytes are handed to the lanes in batches of this size: one thread hop per small write would
+# cost more than the work.
 FEED_BATCH = 1024 * 1024
+LANE_BATCHES = 4  # batches a lane may have queued before `write` waits for it
+
+Batch = list[bytes | memoryview]
+_END: Batch = []  # marks the end of the stream on a lane (compared by identity)
+
+
+class _Lane:
+    """One task running `step` on queued batches in order, each in a worker thread."""
+
+    def __init__(self, name: str, step: Callable[[Batch, bool], Awaitable[None]]) -> None:
+        self._queue: asyncio.Queue[Batch] = asyncio.Queue(LANE_BATCHES)
+        self._step = step
+        self.task = asyncio.create_task(self._run(), name=name)
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            # A lane that fell behind takes everything queued in one hop: fewer thread wake-ups.
+            while batch is not _END and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is _END:
+                    await self._step(batch, False)
+                    batch = more
+                    break
+                batch = batch + more
+            last = batch is _END
+            await self._step([] if last else batch, last)
+            if last:
+                return
+
+    async def put(self, batch: Batch) -> None:
+        if self.task.done():
+            self.task.result()  # the lane failed: raise its error here
+            raise RuntimeError("the lane ended early")  # pragma: no cover (a lane only ends at _END)
+        put = asyncio.ensure_future(self._queue.put(batch))
+        done, _ = await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if put not in done:
+            put.cancel()
+            self.task.result()  # raises the lane's error
+        await put
 
 
 class FileWriter:
     """Streams one file into the store; `finish()` returns its `FileContent`.
 
-    At most `ChunkStore.write_ahead` chunks are being hashed/compressed/uploaded at once; `write` waits
-    when they are all busy, so memory stays at a few times `chunk_max` whatever the file size. A writer
-    is used by one task at a time. Use it as an async context manager to abort on error.
+    At most `ChunkStore.write_ahead` chunks are being hashed/compressed/uploaded at once and each lane
+    holds a few batches, so memory stays at a few times `chunk_max` whatever the file size. A writer is
+    used by one task at a time. Use it as an async context manager to abort on error.
     """
 
     def __init__(
@@ -43,12 +95,14 @@ class FileWriter:
         # Filled in chunk order as uploads finish; `None` marks a chunk still in flight.
         self._entries: list[tuple[bytes, int] | None] = list(prefix)
         self._size = sum(length for _, length in prefix)
-        self._blocks: list[bytes | memoryview] = []
+        self._blocks: Batch = []
         self._blocked = 0
         self._slots = asyncio.Semaphore(store.write_ahead)
         self._tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
         self._state = "open"
+        self._md5_lane: _Lane | None = None
+        self._chunk_lane: _Lane | None = None
 
     @property
     def size(self) -> int:
@@ -70,27 +124,28 @@ class FileWriter:
                 f"the file is larger than {self._max_bytes} bytes", field="body", limit=self._max_bytes
             )
         self._size += n
+        # The lanes read the bytes later, in threads: keep nothing that aliases the caller's buffer.
         for start in range(0, n, FEED_BATCH):
-            piece = view[start : start + FEED_BATCH]
+            piece = immutable(view[start : start + FEED_BATCH])
             self._blocks.append(piece)
-            self._blocked += piece.nbytes
+            self._blocked += len(piece)
             if self._blocked >= FEED_BATCH:
-                await self._feed(final=False)
-        # What stays buffered must not alias the caller's buffer, which it may reuse after we return.
-        # Only the last piece can be from this call: every earlier one filled a batch and was fed.
-        if self._blocks:
-            self._blocks[-1] = immutable(self._blocks[-1])
+                await self._hand_over()
 
-    async def hash_prefix(self, data: bytes) -> None:
+    async def hash_prefix(self, data: bytes | memoryview) -> None:
         """Account bytes that are already stored as chunks in the MD5 only (used by append)."""
         self._check_open()
-        await asyncio.to_thread(self._md5.update, data)
+        await self._guarded(self._lanes()[0].put([immutable(data)]))
 
     async def finish(self) -> FileContent:
         """Flush the last chunk, wait for every upload and store the manifest if it is big."""
         self._check_open()
         try:
-            await self._feed(final=True)
+            await self._hand_over()
+            md5_lane, chunk_lane = self._lanes()
+            await md5_lane.put(_END)
+            await chunk_lane.put(_END)
+            await asyncio.gather(md5_lane.task, chunk_lane.task)
             if self._tasks:
                 done, _ = await asyncio.wait(list(self._tasks))
                 for task in done:
@@ -103,7 +158,7 @@ class FileWriter:
             if not manifest.is_inline(packed):
                 await self._store.put_manifest(content.id, packed)
         except BaseException:
-            await self._cancel_uploads()
+            await self._cancel_all()
             self._state = "failed"
             raise
         self._state = "finished"
@@ -114,7 +169,7 @@ class FileWriter:
         if self._state in ("finished", "aborted"):
             return
         self._state = "aborted"
-        await self._cancel_uploads()
+        await self._cancel_all()
         self._blocks = []
 
     async def __aenter__(self) -> FileWriter:
@@ -134,32 +189,54 @@ class FileWriter:
         if self._failure is not None:
             raise self._failure
 
-    async def _feed(self, *, final: bool) -> None:
-        blocks, self._blocks, self._blocked = self._blocks, [], 0
+    def _lanes(self) -> tuple[_Lane, _Lane]:
+        if self._md5_lane is None or self._chunk_lane is None:
+            self._md5_lane = _Lane("tusk-store-md5", self._md5_step)
+            self._chunk_lane = _Lane("tusk-store-chunk", self._chunk_step)
+        return self._md5_lane, self._chunk_lane
+
+    async def _hand_over(self) -> None:
+        if not self._blocks:
+            return
+        batch, self._blocks, self._blocked = self._blocks, [], 0
+        md5_lane, chunk_lane = self._lanes()
+        await self._guarded(md5_lane.put(batch))
+        await self._guarded(chunk_lane.put(batch))
+
+    async def _guarded(self, step: Awaitable[None]) -> None:
         try:
-            chunks = await asyncio.to_thread(self._cut, blocks, final)
-            for chunk in chunks:
-                await self._submit(chunk)
+            await step
         except BaseException:
-            # The chunker and MD5 may be mid-update in the thread: this writer cannot go on.
+            # A lane failed, or we were cancelled: the MD5 and the chunker may be mid-update in a
+            # thread, so this writer cannot go on.
             self._state = "failed"
-            await self._cancel_uploads()
+            await self._cancel_all()
             raise
+
+    async def _md5_step(self, batch: Batch, last: bool) -> None:
+        if batch:
+            await asyncio.to_thread(_update_all, self._md5, batch)
+
+    async def _chunk_step(self, batch: Batch, last: bool) -> None:
+        chunks = await asyncio.to_thread(self._cut, batch, last)
+        for chunk, digest in chunks:
+            await self._submit(chunk, digest)
 
     def _content(self, entries: list[tuple[bytes, int]]) -> tuple[bytes, FileContent]:
         packed = manifest.pack(entries)
         return packed, manifest.file_content(packed, size=self._size, md5=self._md5.hexdigest())
 
-    def _cut(self, blocks: list[bytes | memoryview], final: bool) -> list[memoryview]:
+    def _cut(self, blocks: Batch, final: bool) -> list[tuple[memoryview, bytes]]:
+        """The chunks these blocks complete, each with its hash (computed here, in the lane's thread:
+        one hop per batch instead of one per chunk)."""
         chunks: list[memoryview] = []
         for block in blocks:
-            self._md5.update(block)
             chunks += self._chunker.feed(block)
         if final:
             chunks += self._chunker.finish()
-        return chunks
+        return [(c, chunk_hash(c)) for c in chunks]
 
-    async def _submit(self, chunk: memoryview) -> None:
+    async def _submit(self, chunk: memoryview, digest: bytes) -> None:
         self._raise_failure()
         await self._slots.acquire()
         try:
@@ -169,13 +246,13 @@ class FileWriter:
             raise
         index = len(self._entries)
         self._entries.append(None)
-        task = asyncio.create_task(self._upload(index, chunk), name=f"tusk-store-chunk-{index}")
+        task = asyncio.create_task(self._upload(index, chunk, digest), name=f"tusk-store-chunk-{index}")
         self._tasks.add(task)
         task.add_done_callback(self._upload_done)
 
-    async def _upload(self, index: int, chunk: memoryview) -> None:
+    async def _upload(self, index: int, chunk: memoryview, digest: bytes) -> None:
         try:
-            digest = await self._store.store_chunk(chunk)
+            await self._store.store_chunk(chunk, digest=digest)
             self._entries[index] = (digest, len(chunk))
         finally:
             self._slots.release()
@@ -185,9 +262,17 @@ class FileWriter:
         if not task.cancelled() and (exc := task.exception()) is not None and self._failure is None:
             self._failure = exc
 
-    async def _cancel_uploads(self) -> None:
+    async def _cancel_all(self) -> None:
         tasks = list(self._tasks)
+        for lane in (self._md5_lane, self._chunk_lane):
+            if lane is not None and lane.task is not asyncio.current_task():
+                tasks.append(lane.task)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _update_all(md5: hashlib._Hash, blocks: Batch) -> None:
+    for block in blocks:
+        md5.update(block)

@@ -5,6 +5,8 @@
 - `nats_server` (function): a fresh nats-server with JetStream on a free port for each test; it can be
   stopped and started again on the same port and store (outage tests).
 - `service_settings` (function): `ServiceSettings` wired to both, with an `fs` chunk store in tmp_path.
+- `span_exporter` (function): an in-memory OpenTelemetry exporter installed as this process's tracer
+  provider for the test (spans are exported as they end); tracing is off again afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from tusk_common.embedded import NatsProcess, PostgresProcess
@@ -77,3 +83,21 @@ def service_settings(database_url: str, nats_server: NatsProcess, tmp_path: Path
         store=StoreSettings(backend="fs", path=str(tmp_path / "objects")),
         ops=OpsSettings(ops_addr="127.0.0.1:0", log_format="console", log_level=os.environ.get("TUSK_LOG_LEVEL", "warning")),
     )
+
+
+@pytest.fixture
+def span_exporter() -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    trace._TRACER_PROVIDER = None  # the API lets a process set its provider once: the test installs its own
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
+    trace.set_tracer_provider(provider)
+    try:
+        yield memory
+    finally:
+        # Back to "none set" (the API's proxy then answers with no-op tracers). Setting the proxy itself
+        # as the provider would make it delegate to itself forever.
+        trace._TRACER_PROVIDER = None
+        trace._TRACER_PROVIDER_SET_ONCE._done = False
+        provider.shutdown()

@@ -35,11 +35,11 @@ class PipelineVersionRef(Wire):
     transform_hash: str | None = None
     cmd: list[str] = Field(default_factory=list)
     image: str | None = None
-    image_digest: str | None = None
+    image_digest: str | None = None  # the digest `image` pins (`…@sha256:<hex>`); None for a tag alone
 
 
 class LineageNode(Wire):
-    """One node; which fields are set depends on `kind`.
+    """One node; which fields are set depends on `kind` (the lineage service's graph is made of these).
 
     - commit: repo, commit, branch, commit_set, origin, state, error
     - file: repo, commit, path, content_id, size (the file as it is in that commit)

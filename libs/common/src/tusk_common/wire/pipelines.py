@@ -11,6 +11,7 @@ answer is a `datum.done` or `datum.failed` event (see `tusk_common.events`).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -37,6 +38,25 @@ def task_subject(pipeline: str) -> str:
     return f"{DATUMS_PREFIX}.{pipeline}"
 
 
+_DIGEST_RE = re.compile(r"@(?P<alg>[a-z0-9]+(?:[+._-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]{32,})$")
+_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+
+
+def image_digest(image: str | None) -> str | None:
+    """The content digest an image reference pins (`ghcr.io/a/b:1.2@sha256:<64 hex>` -> `sha256:<hex>`).
+
+    None for a reference by tag alone: a tag can move, and no runner resolves one today (the local and
+    bubblewrap runners run the worker's own programs), so only a pinned digest is known."""
+    m = _DIGEST_RE.search(image or "")
+    if m is None:
+        return None
+    alg, hexpart = m["alg"], m["hex"]
+    want = _DIGEST_LENGTHS.get(alg)
+    if want is not None and (len(hexpart) != want or not re.fullmatch(r"[0-9a-f]+", hexpart)):
+        return None
+    return f"{alg}:{hexpart}"
+
+
 # ---------------------------------------------------------------- values
 
 
@@ -49,6 +69,7 @@ class PipelineVersion(Wire):
     created_at: datetime
     reprocess: bool = False  # the update asked to reprocess every datum
     keep_outputs: bool = False  # the update kept the previous version's datum outputs
+    spec: dict[str, Any] | None = None  # this version's canonical spec (as `PipelineInfo.spec`)
 
 
 class PipelineInfo(Wire):
@@ -143,6 +164,11 @@ class DatumInfo(Wire):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     stats: JobStats = Field(default_factory=JobStats)
+    # The files the datum wrote (path -> content), only when asked (`outputs=True`): inline, or a large
+    # manifest stored as JSON in the chunk store (`outputs_ref`), as in `datum.done`. A skipped datum has
+    # the outputs it carried over; a failed or still running one has none (both None).
+    outputs: dict[str, FileContent] | None = None
+    outputs_ref: FileContent | None = None
 
 
 class PlannedDatum(Wire):
@@ -335,6 +361,7 @@ class ListDatums(_S):
     state: DatumStateName | None = None
     limit: int = Field(1000, ge=1, le=10_000)
     cursor: str | None = None
+    outputs: bool = False  # include each datum's output manifest (`DatumInfo.outputs`)
 
 
 class InspectDatum(_S):
@@ -343,6 +370,7 @@ class InspectDatum(_S):
     pipeline: str
     job: str
     datum: str  # a datum id, or a unique prefix of one
+    outputs: bool = False  # include the datum's output manifest (`DatumInfo.outputs`)
 
 
 class RestartDatum(_S):

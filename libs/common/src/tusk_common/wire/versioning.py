@@ -72,14 +72,25 @@ class FileInfo(Wire):
     file_count: int = 0  # files below a directory; 1 for a file
     commit: str  # the commit the listing was read from
     content: FileContent | None = None  # files only
+    meta: dict[str, str] | None = None  # files only: the metadata stored with the file (see FileChange)
 
 
 class FileChange(Wire):
-    """One staged change: put content at path, or delete path (a file, or a directory recursively)."""
+    """One staged change: put content at path, or delete path (a file, or a directory recursively).
+
+    `meta` is a small string map stored with the file in its tree entry (the S3 gateway keeps the
+    content type, user metadata, checksums and part sizes there). It is part of the file's identity:
+    the same bytes with other metadata are a modified file. At most `MAX_FILE_META_BYTES` of keys and
+    values; an empty map is the same as none.
+    """
 
     op: Literal["put", "delete"]
     path: str
     content: FileContent | None = None
+    meta: dict[str, str] | None = None
+
+
+MAX_FILE_META_BYTES = 16 * 1024  # UTF-8 bytes of the keys and values of one file's `meta`
 
 
 class DiffEntry(Wire):
@@ -151,6 +162,17 @@ class DeleteRepo(_V):
     REPLY: ClassVar[type] = Empty
     name: str
     force: bool = False
+
+
+class SetRepoUsers(_V):
+    """Record the repos a pipeline reads and writes (replacing what was recorded for it): a repo in use
+    is refused by `repo.delete` unless forced. Empty `inputs` and no `output` forget the pipeline."""
+
+    METHOD: ClassVar[str] = "repo.set_users"
+    REPLY: ClassVar[type] = Empty
+    pipeline: str
+    inputs: list[str] = Field(default_factory=list)
+    output: str | None = None
 
 
 class CreateBranch(_V):
@@ -314,7 +336,7 @@ class DiffFiles(_V):
 
 
 ALL_REQUESTS: tuple[type[Request], ...] = (
-    CreateRepo, InspectRepo, ListRepos, DeleteRepo,
+    CreateRepo, InspectRepo, ListRepos, DeleteRepo, SetRepoUsers,
     CreateBranch, InspectBranch, ListBranches, DeleteBranch,
     StartCommit, FinishCommit, InspectCommit, ListCommits, WaitCommit, SquashCommit, DeleteCommit,
     PutFiles, CopyFile, InspectFile, ListFiles, GlobFiles, DiffFiles,
