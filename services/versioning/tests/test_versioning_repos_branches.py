@@ -61,6 +61,37 @@ async def test_delete_repo_removes_branches_and_commits(service):
         await service.call(v.InspectCommit(repo="r", ref=res.commit.id))
 
 
+async def test_a_repo_in_use_by_pipelines_is_not_deleted_without_force(service):
+    for name in ("raw", "clean", "other"):
+        await service.call(v.CreateRepo(name=name))
+    await service.call(v.PutFiles(repo="raw", ref="master", changes=[put("/a")]))
+    await service.call(v.SetRepoUsers(pipeline="clean", inputs=["raw", "other"], output="clean"))
+    await service.call(v.SetRepoUsers(pipeline="stats", inputs=["raw"]))
+
+    with pytest.raises(Conflict) as read:
+        await service.call(v.DeleteRepo(name="raw"))
+    assert "read by pipeline(s) clean, stats" in read.value.message and read.value.details["readers"] == [
+        "clean", "stats"]
+    with pytest.raises(Conflict, match="output of pipeline 'clean': delete the pipeline instead"):
+        await service.call(v.DeleteRepo(name="clean"))
+    assert (await service.call(v.InspectRepo(name="raw"))).file_count == 1  # refused: nothing changed
+
+    # A pipeline's record is replaced as a whole; an empty one forgets it.
+    await service.call(v.SetRepoUsers(pipeline="clean", inputs=["raw"], output="clean"))
+    await service.call(v.DeleteRepo(name="other"))
+    await service.call(v.SetRepoUsers(pipeline="stats"))
+    with pytest.raises(Conflict, match=r"read by pipeline\(s\) clean:"):
+        await service.call(v.DeleteRepo(name="raw"))
+    await service.call(v.DeleteRepo(name="raw", force=True))
+    with pytest.raises(NotFound):
+        await service.call(v.InspectRepo(name="raw"))
+    # Recording a repo that does not exist is refused, naming it; nothing of the old record is lost.
+    with pytest.raises(NotFound, match="'ghost'"):
+        await service.call(v.SetRepoUsers(pipeline="clean", inputs=["ghost"], output="clean"))
+    with pytest.raises(Conflict):
+        await service.call(v.DeleteRepo(name="clean"))
+
+
 async def test_create_branch_with_head_points_at_that_commit_and_can_move_it(service):
     await service.call(v.CreateRepo(name="r"))
     first = (await service.call(v.PutFiles(repo="r", ref="master", changes=[put("/a")]))).commit

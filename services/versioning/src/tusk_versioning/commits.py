@@ -73,7 +73,7 @@ async def start_commit(
     naming.check_name(repo, field="repo")
     if commit_set is not None and not naming.is_commit_id(commit_set):
         raise Invalid(f"commit_set {commit_set!r} is not a commit set id (32 hex)", field="commit_set")
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with deps.priority.write(), deps.pool.acquire() as conn, conn.transaction():
         b, head = await lock_or_create_branch(conn, repo, branch)
         if head is not None and head.is_open:
             raise Conflict(
@@ -98,7 +98,7 @@ async def start_commit(
 
 async def finish_commit(deps: Deps, repo: str, ref: str, description: str | None, error: str | None) -> CommitInfo:
     """Seal the open commit's tree (parent tree + staged changes) and make it immutable."""
-    async with deps.pool.acquire() as conn:
+    async with deps.priority.write(), deps.pool.acquire() as conn:
         c = await resolve_commit(conn, repo, ref)
         if not c.is_open:
             raise Conflict(f"commit {c.id} is already finished", repo=repo, commit=c.id)

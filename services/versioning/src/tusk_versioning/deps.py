@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from tusk_versioning.adapters.waiters import CommitWaiters
+from tusk_versioning.priority import WritesFirst
 from tusk_versioning.settings import VersioningSettings
 from tusk_versioning.views import Views
 
@@ -20,3 +21,4 @@ class Deps:
     waiters: CommitWaiters
     settings: VersioningSettings
     source: str = SOURCE
+    priority: WritesFirst = field(default_factory=WritesFirst)  # bulk reads step aside for writes

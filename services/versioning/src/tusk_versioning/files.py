@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import asyncpg
+from pydantic import TypeAdapter
 
 from tusk_common.errors import Invalid, NotFound
 from tusk_common.wire.versioning import (
+    MAX_FILE_META_BYTES,
     DiffEntry,
     DiffList,
     FileChange,
-    FileContent,
     FileInfo,
     FileList,
     PutResult,
@@ -21,12 +25,36 @@ from tusk_versioning.deps import Deps
 from tusk_versioning.domain.cursors import decode_path_cursor, encode_path_cursor
 from tusk_versioning.domain.diff import Side, diff
 from tusk_versioning.domain.glob import compile_glob
-from tusk_versioning.domain.nodes import EMPTY_HASH, Entry
+from tusk_versioning.domain.nodes import EMPTY_HASH, Entry, Meta, meta_of
 from tusk_versioning.domain.records import StagedChange
 from tusk_versioning.domain.tree import Parts, join, lookup, root_entry, split, walk
+from tusk_versioning.priority import WritesFirst
 from tusk_versioning.resolve import check_path, resolve_commit
 from tusk_versioning.views import Snapshot
 from tusk_versioning.writes import Write, write
+
+# Long listings and diffs give the event loop back this often (in entries), so that a small request
+# (a finish, a stat) arriving meanwhile waits for a sliver of them, not for all of them.
+YIELD_EVERY = 128
+VALIDATE_STEP = 256  # reply models validated between two yields
+SMALL_WRITE = 16  # puts of at most this many changes go before bulk reads (bigger batches are bulk too)
+
+_FILE_INFOS = TypeAdapter(list[FileInfo])
+_DIFF_ENTRIES = TypeAdapter(list[DiffEntry])
+
+
+def _meta(i: int, meta: dict[str, str] | None) -> Meta:
+    if not meta:
+        return ()
+    if any(not k for k in meta):
+        raise Invalid(f"changes.{i}: metadata keys must not be empty", field=f"changes.{i}.meta")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
+    if size > MAX_FILE_META_BYTES:
+        raise Invalid(
+            f"changes.{i}: metadata of {size} bytes is more than {MAX_FILE_META_BYTES}",
+            field=f"changes.{i}.meta", limit=MAX_FILE_META_BYTES,
+        )  # fmt: skip
+    return meta_of(meta)
 
 
 def _staged(i: int, ch: FileChange) -> StagedChange:
@@ -36,7 +64,7 @@ def _staged(i: int, ch: FileChange) -> StagedChange:
     path = check_path(ch.path, field=field, allow_root=False)
     if ch.content is None or not ch.content.id:
         raise Invalid(f"changes.{i}: a put needs the content the chunk store wrote", field=f"changes.{i}.content")
-    return StagedChange(0, path, "put", "file", ch.content.id, ch.content.size, 1)
+    return StagedChange(0, path, "put", "file", ch.content.id, ch.content.size, 1, _meta(i, ch.meta))
 
 
 async def put_files(deps: Deps, repo: str, ref: str, changes: Sequence[FileChange], description: str) -> PutResult:
@@ -44,7 +72,8 @@ async def put_files(deps: Deps, repo: str, ref: str, changes: Sequence[FileChang
         raise Invalid("changes must not be empty", field="changes")
     staged = [_staged(i, ch) for i, ch in enumerate(changes)]
     contents = [ch.content for ch in changes if ch.op == "put" and ch.content is not None]
-    return await write(deps, repo, ref, Write(staged, contents, description=description))
+    async with deps.priority.write() if len(changes) <= SMALL_WRITE else contextlib.nullcontext():
+        return await write(deps, repo, ref, Write(staged, contents, description=description))
 
 
 async def _snapshot(conn: asyncpg.Connection, deps: Deps, repo: str, ref: str, *, field: str = "ref") -> Snapshot:
@@ -72,22 +101,44 @@ async def copy_file(
         snap = await _snapshot(conn, deps, src_repo, src_ref, field="src_ref")
         e = await _entry(snap, src_parts)
     dst = check_path(dst_path, field="dst_path", allow_root=e.kind == "dir")
-    change = StagedChange(0, dst, "put", e.kind, e.hash, e.size, e.files)
+    change = StagedChange(0, dst, "put", e.kind, e.hash, e.size, e.files, e.meta)
     # A directory of an open commit may live only in that commit's in-memory view: store its nodes.
     nodes = snap.unsaved if e.kind == "dir" else None
     return await write(deps, dst_repo, dst_ref, Write([change], nodes=nodes, description=description))
 
 
-async def _infos(conn: asyncpg.Connection, commit: str, items: Sequence[tuple[Parts, Entry]]) -> list[FileInfo]:
+async def _infos(
+    conn: asyncpg.Connection, commit: str, items: Sequence[tuple[Parts, Entry]], priority: WritesFirst | None = None
+) -> list[FileInfo]:
     contents = await catalog.load_contents(conn, (e.hash for _, e in items if e.kind == "file"))
-    out = []
-    for parts, e in items:
+    raw: list[dict[str, Any]] = []
+    for i, (parts, e) in enumerate(items):
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await _pause(priority)  # a page of thousands must not hold up small requests behind it
         if e.kind == "file":
-            content = contents.get(e.hash) or FileContent(id=e.hash, size=e.size)
-            out.append(FileInfo(path=join(parts), type="file", size=e.size, file_count=1, commit=commit, content=content))
+            raw.append({
+                "path": join(parts), "type": "file", "size": e.size, "file_count": 1, "commit": commit,
+                "content": contents.get(e.hash) or {"id": e.hash, "size": e.size},
+                "meta": dict(e.meta) if e.meta else None,
+            })  # fmt: skip
         else:
-            out.append(FileInfo(path=join(parts), type="dir", size=e.size, file_count=e.files, commit=commit))
+            raw.append({"path": join(parts), "type": "dir", "size": e.size, "file_count": e.files, "commit": commit})
+    # Listings and diffs build thousands of these: validating them in pydantic-core, a slice at a time,
+    # costs a third of constructing them one by one in Python (and every field is checked again).
+    out: list[FileInfo] = []
+    for i in range(0, len(raw), VALIDATE_STEP):
+        if i:
+            await _pause(priority)
+        out += _FILE_INFOS.validate_python(raw[i : i + VALIDATE_STEP])
     return out
+
+
+async def _pause(priority: WritesFirst | None) -> None:
+    """A bulk read's yield point: the event loop back, and a wait while writes run (see `priority`)."""
+    if priority is None:
+        await asyncio.sleep(0)
+    else:
+        await priority.pause()
 
 
 async def inspect_file(deps: Deps, repo: str, ref: str, path: str) -> FileInfo:
@@ -108,16 +159,19 @@ def _relative_cursor(cursor: str | None, below: Parts) -> Parts | None:
 
 
 async def _page(
-    conn: asyncpg.Connection, snap: Snapshot, items: AsyncIterator[tuple[Parts, Entry]], limit: int
+    conn: asyncpg.Connection, snap: Snapshot, items: AsyncIterator[tuple[Parts, Entry]], limit: int,
+    priority: WritesFirst,
 ) -> FileList:
     got: list[tuple[Parts, Entry]] = []
     async for item in items:
         got.append(item)
         if len(got) > limit:
             break
+        if len(got) % YIELD_EVERY == 0:
+            await priority.pause()
     page = got[:limit]
     cursor = encode_path_cursor(page[-1][0]) if len(got) > limit else None
-    return FileList(files=await _infos(conn, snap.commit.id, page), next_cursor=cursor)
+    return FileList(files=await _infos(conn, snap.commit.id, page, priority), next_cursor=cursor)
 
 
 async def list_files(
@@ -125,7 +179,7 @@ async def list_files(
 ) -> FileList:
     """One directory's entries (files and dirs, by name), or with `recursive` every file below it."""
     parts = split(check_path(path))
-    async with deps.pool.acquire() as conn:
+    async with deps.priority.bulk(), deps.pool.acquire() as conn:
         snap = await _snapshot(conn, deps, repo, ref)
         e = await _entry(snap, parts)
         if e.kind == "file":
@@ -139,13 +193,13 @@ async def list_files(
                 if not recursive or entry.kind == "file":
                     yield sub, entry
 
-        return await _page(conn, snap, items(), limit)
+        return await _page(conn, snap, items(), limit, deps.priority)
 
 
 async def glob_files(deps: Deps, repo: str, ref: str, pattern: str, limit: int, cursor: str | None) -> FileList:
     """Files and directories whose path matches a Pachyderm glob, in depth-first name order."""
     g = compile_glob(pattern)
-    async with deps.pool.acquire() as conn:
+    async with deps.priority.bulk(), deps.pool.acquire() as conn:
         snap = await _snapshot(conn, deps, repo, ref)
         if g.is_root:
             root = root_entry(await snap.reader.get(snap.root), snap.root)
@@ -157,7 +211,7 @@ async def glob_files(deps: Deps, repo: str, ref: str, pattern: str, limit: int, 
                 if g.match(join(sub)):
                     yield sub, entry
 
-        return await _page(conn, snap, items(), limit)
+        return await _page(conn, snap, items(), limit, deps.priority)
 
 
 async def diff_files(
@@ -166,7 +220,7 @@ async def diff_files(
 ) -> DiffList:  # fmt: skip
     """Files added, deleted or modified from `base` (default: the parent of `ref`) to `ref`, below `path`."""
     parts = split(check_path(path))
-    async with deps.pool.acquire() as conn:
+    async with deps.priority.bulk(), deps.pool.acquire() as conn:
         new = await _snapshot(conn, deps, repo, ref)
         if base is not None or base_repo is not None:
             old = await _snapshot(conn, deps, base_repo or repo, base or ref, field="base")
@@ -187,13 +241,19 @@ async def diff_files(
             got.append(c)
             if len(got) > limit:
                 break
+            if len(got) % YIELD_EVERY == 0:
+                await deps.priority.pause()
         page = got[:limit]
-        olds = await _infos(conn, old_commit, [(c.parts, c.old) for c in page if c.old is not None])
-        news = await _infos(conn, new.commit.id, [(c.parts, c.new) for c in page if c.new is not None])
+        olds = await _infos(conn, old_commit, [(c.parts, c.old) for c in page if c.old is not None], deps.priority)
+        news = await _infos(conn, new.commit.id, [(c.parts, c.new) for c in page if c.new is not None], deps.priority)
     old_by, new_by = {i.path: i for i in olds}, {i.path: i for i in news}
-    entries = [
-        DiffEntry(path=join(c.parts), change=c.change, old=old_by.get(join(c.parts)), new=new_by.get(join(c.parts)))
-        for c in page
-    ]
-    return DiffList(changes=entries, next_cursor=encode_path_cursor(page[-1].parts) if len(got) > limit else None)
+    raw = []
+    for c in page:
+        p = join(c.parts)
+        raw.append({"path": p, "change": c.change, "old": old_by.get(p), "new": new_by.get(p)})
+    # The FileInfos are models already (taken as they are); the entries are validated in one go.
+    entries = _DIFF_ENTRIES.validate_python(raw)
+    return DiffList.model_construct(
+        changes=entries, next_cursor=encode_path_cursor(page[-1].parts) if len(got) > limit else None
+    )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from tusk_common import naming
-from tusk_common.errors import AlreadyExists
+from tusk_common.errors import AlreadyExists, Conflict
 from tusk_common.events import RepoCreated, RepoDeleted
 from tusk_common.outbox import enqueue
 from tusk_common.wire.versioning import RepoInfo
@@ -61,9 +63,34 @@ async def list_repos(deps: Deps) -> list[RepoInfo]:
 
 
 async def delete_repo(deps: Deps, name: str, force: bool) -> None:
-    """Remove the repo, its branches and commits. `force` is accepted for when pipelines depend on repos."""
-    del force  # no dependants exist yet; the scheduler will add the check
+    """Remove the repo, its branches and commits. A repo that pipelines read, or a pipeline's output
+    repo, is refused with `Conflict` naming them unless `force`."""
     async with deps.pool.acquire() as conn, conn.transaction():
         await require_repo(conn, name, field="name", lock=True)
+        if not force:
+            users = await catalog.repo_users(conn, name)
+            writers = [p for p, role in users if role == "output"]
+            readers = sorted({p for p, role in users if role == "input"} - set(writers))
+            if writers:
+                raise Conflict(
+                    f"repo {name!r} is the output of pipeline {writers[0]!r}: delete the pipeline instead "
+                    "(or force)", repo=name, pipeline=writers[0], readers=readers,
+                )  # fmt: skip
+            if readers:
+                raise Conflict(
+                    f"repo {name!r} is read by pipeline(s) {', '.join(readers)}: delete them first (or force)",
+                    repo=name, readers=readers,
+                )  # fmt: skip
         await catalog.delete_repo(conn, name)
         await enqueue(conn, RepoDeleted(repo=name), source=deps.source)
+
+
+async def set_repo_users(deps: Deps, pipeline: str, inputs: Sequence[str], output: str | None) -> None:
+    """Record the repos `pipeline` reads and writes, replacing what was recorded for it. Every repo must
+    exist (they are locked, so a concurrent delete waits and then sees the pipeline)."""
+    naming.check_name(pipeline, field="pipeline")
+    wanted = sorted({(r, "input") for r in inputs} | ({(output, "output")} if output else set()))
+    async with deps.pool.acquire() as conn, conn.transaction():
+        for repo in sorted({r for r, _ in wanted}):
+            await require_repo(conn, repo, field="inputs" if repo != output else "output", lock=True)
+        await catalog.set_repo_users(conn, pipeline, wanted)

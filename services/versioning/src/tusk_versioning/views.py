@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from tusk_common.errors import NotFound
 from tusk_versioning.adapters import catalog
 from tusk_versioning.adapters.nodestore import NodeCache, PgNodes
 from tusk_versioning.domain.nodes import NodeBatch
 from tusk_versioning.domain.records import Commit
-from tusk_versioning.domain.staging import apply_change
+from tusk_versioning.domain.staging import apply_changes
 from tusk_versioning.domain.tree import MemoryNodes, NodeReader
 from tusk_versioning.domain.working import WorkingTree
 
@@ -85,10 +86,11 @@ class Views:
                 self._views.popitem(last=False)
         self._views.move_to_end(commit.id)
         view.wt.reader = self.reader(conn)
-        for change in await catalog.staged_since(conn, commit.id, view.seq):
-            await apply_change(view.wt, change, strict=False)
-            view.seq = change.seq
+        changes = await catalog.staged_since(conn, commit.id, view.seq)
+        if changes:  # a failure half way is fine: `locked` drops the view, the next look replays it all
             view.sealed = None
+            await apply_changes(view.wt, changes, strict=False)
+            view.seq = changes[-1].seq
         return view.wt
 
     def note_staged(self, commit_id: str, seq: int) -> None:
@@ -102,10 +104,19 @@ class Views:
         if not commit.is_open:
             return Snapshot(commit, commit.root, self.reader(conn))
         async with self.locked(commit.id):
-            wt = await self.working(conn, commit)
+            # `commit` may have been read before a finish (here or on another replica) that dropped its
+            # staging log: read the row and the log again in one snapshot, or the parent's tree would
+            # pass for the commit's.
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                current = await catalog.get_commit(conn, commit.id)
+                if current is None:
+                    raise NotFound(f"commit {commit.id} was deleted", repo=commit.repo, commit=commit.id)
+                if not current.is_open:
+                    return Snapshot(current, current.root, self.reader(conn))
+                wt = await self.working(conn, current)
             view = self._views[commit.id]
             if view.sealed is None:
                 root, _node, batch = await wt.seal()
                 view.sealed = (root, batch)
             root, batch = view.sealed
-        return Snapshot(commit, root, MemoryNodes(batch, base=self.reader(conn)), batch)
+        return Snapshot(current, root, MemoryNodes(batch, base=self.reader(conn)), batch)

@@ -25,7 +25,7 @@ from tusk_versioning.deps import Deps
 from tusk_versioning.domain.nodes import EMPTY_HASH
 from tusk_versioning.domain.records import StagedChange
 from tusk_versioning.domain.refs import parse_ref
-from tusk_versioning.domain.staging import apply_change, compact
+from tusk_versioning.domain.staging import apply_changes, compact
 from tusk_versioning.domain.working import WorkingTree
 from tusk_versioning.resolve import resolve_commit
 
@@ -86,8 +86,7 @@ async def _stage(
                     raise NotFound(f"commit {commit_id} not found", repo=repo, commit=commit_id)
                 raise Conflict(f"commit {commit_id} is finished and cannot change", repo=repo, commit=commit_id)
             wt = await deps.views.working(conn, c)
-            for change in w.changes:
-                await apply_change(wt, change)
+            await apply_changes(wt, w.changes)
             rows = compact(w.changes)
             last = await catalog.stage(conn, commit_id, c.staged_seq + 1, rows) if rows else c.staged_seq
             await _save_extras(conn, deps, w)
@@ -102,8 +101,7 @@ async def _atomic(conn: asyncpg.Connection, deps: Deps, repo: str, branch: str, 
         if head is not None and head.is_open:
             return head.id
         wt = await WorkingTree.open(deps.views.reader(conn), head.root if head else EMPTY_HASH)
-        for change in w.changes:
-            await apply_change(wt, change)
+        await apply_changes(wt, w.changes)
         root, node, batch = await wt.seal()
         await _save_extras(conn, deps, w)
         await save_nodes(conn, deps.views.cache, batch)

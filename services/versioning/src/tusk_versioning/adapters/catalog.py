@@ -6,6 +6,8 @@ atomic change (together with its outbox events).
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -13,9 +15,11 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from tusk_common.wire.versioning import FileContent
+from tusk_versioning.domain.nodes import Meta
 from tusk_versioning.domain.records import Branch, Commit, Repo, StagedChange
 
 Conn: TypeAlias = asyncpg.Connection
+_BUILD_STEP = 512  # models built between two yields to the event loop
 COMMIT_NOTIFY = "tusk_versioning_commit"
 _COMMIT_COLS = (
     "id, repo, branch, parent, origin, commit_set, description, state, started_at, finished_at, error,"
@@ -57,6 +61,23 @@ async def set_repo_description(conn: Conn, name: str, description: str) -> None:
 async def list_repos(conn: Conn) -> list[Repo]:
     rows = await conn.fetch("SELECT name, description, default_branch, created_at FROM repos ORDER BY name")
     return [Repo(**dict(r)) for r in rows]
+
+
+async def repo_users(conn: Conn, repo: str) -> list[tuple[str, str]]:
+    """(pipeline, role) of every pipeline recorded as reading (`input`) or writing (`output`) `repo`."""
+    rows = await conn.fetch("SELECT pipeline, role FROM repo_users WHERE repo = $1 ORDER BY pipeline, role", repo)
+    return [(r["pipeline"], r["role"]) for r in rows]
+
+
+async def set_repo_users(conn: Conn, pipeline: str, uses: Sequence[tuple[str, str]]) -> None:
+    """Replace the (repo, role) rows of `pipeline`."""
+    await conn.execute("DELETE FROM repo_users WHERE pipeline = $1", pipeline)
+    if uses:
+        await conn.execute(
+            "INSERT INTO repo_users (repo, pipeline, role) SELECT r, $1, role FROM unnest($2::text[], $3::text[])"
+            " AS u(r, role)",
+            pipeline, [r for r, _ in uses], [role for _, role in uses],
+        )  # fmt: skip
 
 
 async def delete_repo(conn: Conn, name: str) -> None:
@@ -270,11 +291,12 @@ async def stage(conn: Conn, commit_id: str, first_seq: int, changes: Sequence[St
         )
     seqs = list(range(first_seq, first_seq + len(changes)))
     await conn.execute(
-        "INSERT INTO staged (commit_id, seq, path, op, kind, hash, size, file_count)"
+        "INSERT INTO staged (commit_id, seq, path, op, kind, hash, size, file_count, meta)"
         " SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        " $7::bigint[], $8::bigint[])",
+        " $7::bigint[], $8::bigint[], $9::text[])",
         commit_id, seqs, [c.path for c in changes], [c.op for c in changes], [c.kind for c in changes],
         [c.hash for c in changes], [c.size for c in changes], [c.files for c in changes],
+        [_meta_text(c.meta) for c in changes],
     )  # fmt: skip
     last = first_seq + len(changes) - 1
     await conn.execute("UPDATE commits SET staged_seq = $2 WHERE id = $1", commit_id, last)
@@ -283,15 +305,23 @@ async def stage(conn: Conn, commit_id: str, first_seq: int, changes: Sequence[St
 
 async def staged_since(conn: Conn, commit_id: str, after_seq: int) -> list[StagedChange]:
     rows = await conn.fetch(
-        "SELECT seq, path, op, kind, hash, size, file_count AS files FROM staged"
+        "SELECT seq, path, op, kind, hash, size, file_count AS files, meta FROM staged"
         " WHERE commit_id = $1 AND seq > $2 ORDER BY seq",
         commit_id,
         after_seq,
     )
     return [
-        StagedChange(r["seq"], r["path"], r["op"], r["kind"], r["hash"], r["size"] or 0, r["files"] or 0)
+        StagedChange(
+            r["seq"], r["path"], r["op"], r["kind"], r["hash"], r["size"] or 0, r["files"] or 0,
+            tuple((k, v) for k, v in json.loads(r["meta"])) if r["meta"] else (),
+        )
         for r in rows
     ]
+
+
+def _meta_text(meta: Meta) -> str | None:
+    """A staged file's metadata as compact JSON pairs (already canonical: sorted by key)."""
+    return json.dumps(meta, ensure_ascii=False, separators=(",", ":")) if meta else None
 
 
 # ---------------------------------------------------------------- contents
@@ -313,9 +343,19 @@ async def save_contents(conn: Conn, contents: Iterable[FileContent]) -> None:
     )  # fmt: skip
 
 
-async def load_contents(conn: Conn, ids: Iterable[str]) -> dict[str, FileContent]:
+async def load_contents(conn: Conn, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored fields of each content (`FileContent`'s, as a dict), by id; unknown ids are left out.
+
+    Plain dicts: a listing validates thousands of them at once into its reply models, which costs
+    less than building one model per row here."""
     wanted = list(set(ids))
     if not wanted:
         return {}
     rows = await conn.fetch("SELECT id, size, md5, chunks FROM contents WHERE id = ANY($1::text[])", wanted)
-    return {r["id"]: FileContent(**dict(r)) for r in rows}
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(rows), _BUILD_STEP):
+        if i:
+            await asyncio.sleep(0)  # thousands of rows: let small requests in between
+        for r in rows[i : i + _BUILD_STEP]:
+            out[r[0]] = {"id": r[0], "size": r[1], "md5": r[2], "chunks": r[3]}
+    return out

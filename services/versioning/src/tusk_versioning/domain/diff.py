@@ -43,7 +43,7 @@ def _after_child(after: Parts | None, name: str) -> tuple[bool, Parts | None]:
 async def _entries(
     ra: NodeReader, a: Entry | None, rb: NodeReader, b: Entry | None, parts: Parts, after: Parts | None
 ) -> AsyncIterator[Change]:
-    if a is not None and b is not None and a.kind == b.kind and a.hash == b.hash:
+    if a is not None and b is not None and a.same(b):
         return
     if a is not None and b is not None and a.kind == "dir" and b.kind == "dir":
         async for c in _dirs(ra, a.hash, rb, b.hash, parts, after or None):

@@ -28,14 +28,31 @@ PAGE_MAX = 1024
 Kind = Literal["file", "dir"]
 
 
+Meta = tuple[tuple[str, str], ...]  # a file's metadata: (key, value) pairs sorted by key, no key twice
+
+
+def meta_of(mapping: dict[str, str] | None) -> Meta:
+    """The canonical form of a metadata map (sorted pairs; None and {} are both empty)."""
+    return tuple(sorted(mapping.items())) if mapping else ()
+
+
 class Entry(NamedTuple):
-    """One name in a directory: a file (hash = content id) or a directory (hash = its node hash)."""
+    """One name in a directory: a file (hash = content id) or a directory (hash = its node hash).
+
+    A file's `meta` (content type, user metadata, ...) is part of the entry, so of the directory's hash:
+    the same bytes with other metadata are another file. Directories have none.
+    """
 
     name: str
     kind: Kind
     hash: str
     size: int
     files: int  # files below; 1 for a file
+    meta: Meta = ()
+
+    def same(self, other: Entry) -> bool:
+        """Whether two entries are the same file or directory (the name aside)."""
+        return self.kind == other.kind and self.hash == other.hash and self.meta == other.meta
 
 
 class PageRef(NamedTuple):
@@ -115,17 +132,32 @@ def level_of(node: Node) -> int:
     return node.level if isinstance(node, Index) else 0
 
 
+def _row(e: Entry) -> tuple[Any, ...]:
+    # A file with metadata gets a sixth element, an object whose keys are in sorted order; without
+    # metadata the row stays five elements long, so such nodes cost nothing extra.
+    return (*e[:5], dict(e.meta)) if e.meta else e[:5]
+
+
 def encode(node: Node) -> bytes:
-    """Canonical bytes: `["d", [[name, kind, hash, size, files], ...]]` or `["i", level, [[first,
-    hash, size, files, n], ...]]`, compact JSON in UTF-8 (named tuples encode as arrays)."""
-    body = ["d", node.entries] if isinstance(node, Leaf) else ["i", node.level, node.pages]
+    """Canonical bytes: `["d", [[name, kind, hash, size, files(, {meta})], ...]]` or `["i", level,
+    [[first, hash, size, files, n], ...]]`, compact JSON in UTF-8 (named tuples encode as arrays)."""
+    if isinstance(node, Leaf):
+        body: list[Any] = ["d", [_row(e) for e in node.entries]]
+    else:
+        body = ["i", node.level, node.pages]
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _entry(r: list[Any]) -> Entry:
+    if len(r) == 6:
+        return Entry(r[0], r[1], r[2], r[3], r[4], tuple(r[5].items()))
+    return Entry(*r)
 
 
 def decode(data: bytes) -> Node:
     body = json.loads(data)
     if body[0] == "d":
-        return Leaf.of([Entry(*r) for r in body[1]])
+        return Leaf.of([_entry(r) for r in body[1]])
     if body[0] == "i":
         return Index.of(body[1], [PageRef(*r) for r in body[2]])
     raise ValueError(f"unknown node tag {body[0]!r}")

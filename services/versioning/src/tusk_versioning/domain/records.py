@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from tusk_common.wire.versioning import BranchInfo, CommitInfo
+from tusk_versioning.domain.nodes import Meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +80,4 @@ class StagedChange:
     hash: str | None = None
     size: int = 0
     files: int = 0
+    meta: Meta = ()  # a put file's metadata

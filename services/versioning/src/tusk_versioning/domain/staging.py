@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
 
 from tusk_versioning.domain.nodes import Entry
 from tusk_versioning.domain.records import StagedChange
 from tusk_versioning.domain.tree import split
 from tusk_versioning.domain.working import WorkingTree
+
+YIELD_EVERY = 128  # changes applied between two yields to the event loop
 
 
 def replaces(change: StagedChange) -> bool:
@@ -36,4 +39,19 @@ async def apply_change(wt: WorkingTree, change: StagedChange, *, strict: bool = 
         return
     assert change.kind is not None and change.hash is not None
     name = parts[-1] if parts else ""
-    await wt.put(parts, Entry(name, change.kind, change.hash, change.size, change.files), strict=strict)
+    await wt.put(parts, Entry(name, change.kind, change.hash, change.size, change.files, change.meta), strict=strict)
+
+
+async def apply_changes(wt: WorkingTree, changes: Iterable[StagedChange], *, strict: bool = True) -> int:
+    """Apply changes in order (see `apply_change`); returns the last `seq` applied (0 for none).
+
+    Gives the event loop back every `YIELD_EVERY` changes: a batch of thousands must not hold up the
+    small requests (a finish, a stat) that arrive meanwhile.
+    """
+    last = 0
+    for i, change in enumerate(changes, 1):
+        await apply_change(wt, change, strict=strict)
+        last = change.seq
+        if i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return last

@@ -27,6 +27,10 @@ def handlers(deps: Deps) -> Mapping[type[Request], Callable[[Any], Awaitable[Wir
         await repos.delete_repo(deps, r.name, r.force)
         return Empty()
 
+    async def set_repo_users(r: v.SetRepoUsers) -> Empty:
+        await repos.set_repo_users(deps, r.pipeline, r.inputs, r.output)
+        return Empty()
+
     async def create_branch(r: v.CreateBranch) -> v.BranchInfo:
         return await branches.create_branch(deps, r.repo, r.name, r.head)
 
@@ -90,7 +94,8 @@ def handlers(deps: Deps) -> Mapping[type[Request], Callable[[Any], Awaitable[Wir
 
     table: dict[type[Request], Callable[[Any], Awaitable[Wire]]] = {
         v.CreateRepo: create_repo, v.InspectRepo: inspect_repo, v.ListRepos: list_repos,
-        v.DeleteRepo: delete_repo, v.CreateBranch: create_branch, v.InspectBranch: inspect_branch,
+        v.DeleteRepo: delete_repo, v.SetRepoUsers: set_repo_users,
+        v.CreateBranch: create_branch, v.InspectBranch: inspect_branch,
         v.ListBranches: list_branches, v.DeleteBranch: delete_branch, v.StartCommit: start_commit,
         v.FinishCommit: finish_commit, v.InspectCommit: inspect_commit, v.ListCommits: list_commits,
         v.WaitCommit: wait_commit, v.SquashCommit: squash_commit, v.DeleteCommit: delete_commit,
