@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from tusk_common.wire.bulk import CHUNKS_MEDIA, PACK_MEDIA
 from tusk_ingest.entrypoints.http.models import ErrorReply
 from tusk_ingest.entrypoints.http.routes import Route
 
@@ -34,7 +35,7 @@ _PATH_DOC = {
     "path": "file path without its leading '/'; each segment URL-encoded; empty means '/'",
 }
 _MEDIA = {"json": "application/json", "octet-stream": "application/octet-stream",
-          "multipart": "multipart/form-data"}
+          "multipart": "multipart/form-data", "pack": PACK_MEDIA, "chunks": CHUNKS_MEDIA}
 
 
 def openapi_path(route: Route) -> str:
@@ -78,9 +79,9 @@ def _operation(route: Route, schemas: _Schemas) -> dict[str, Any]:
         op["parameters"] = parameters
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schemas.ref(route.body, "validation")}}}
-    elif route.body_media == "octet-stream":
+    elif route.body_media in ("octet-stream", "pack", "chunks"):
         op["requestBody"] = {"required": True, "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+            _MEDIA[route.body_media]: {"schema": {"type": "string", "format": "binary"}}}}
     elif route.body_media == "multipart":
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "additionalProperties": {"type": "string", "format": "binary"}}}}}

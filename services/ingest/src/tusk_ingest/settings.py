@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from datetime import timedelta
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tusk_common.settings import ServiceSettings
@@ -29,7 +31,30 @@ class IngestSettings(ServiceSettings):
     upload_concurrency: int = Field(16, ge=1, le=256, description="small multipart parts stored at once")
     max_wait_seconds: float = Field(3600.0, gt=0, le=86_400, description="longest commit wait")
     http_keepalive_timeout: float = Field(75.0, gt=0)
+    s3_gateway_access_key: SecretStr | None = Field(
+        None, description="access key of the S3 gateway (TUSK_S3_* configure the object-store backend)"
+    )
+    s3_gateway_secret_key: SecretStr | None = Field(None, description="secret key of the S3 gateway")
+    s3_gateway_allow_anonymous: bool = Field(
+        False, description="without gateway keys: serve unsigned S3 requests (else every request is refused)"
+    )
+    s3_gateway_region: str = Field("us-east-1", description="the region the S3 gateway reports")
+    s3_gateway_base_domain: str | None = Field(
+        None, description="virtual-host-style addressing: BUCKET.<base domain> names a bucket"
+    )
+    s3_gateway_upload_expiry: timedelta = Field(
+        timedelta(days=7), description="multipart uploads older than this are gone (seconds or ISO 8601)"
+    )
+    s3_gateway_group_scan_seconds: float = Field(
+        10.0, gt=0, description="how often idle commit groups of other replicas are looked for"
+    )
     shutdown_timeout: float = Field(10.0, ge=0, description="seconds open requests get to finish on stop")
+
+    @model_validator(mode="after")
+    def _check_gateway_keys(self) -> IngestSettings:
+        if (self.s3_gateway_access_key is None) != (self.s3_gateway_secret_key is None):
+            raise ValueError("set both TUSK_S3_GATEWAY_ACCESS_KEY and TUSK_S3_GATEWAY_SECRET_KEY, or neither")
+        return self
 
     @field_validator("http_addr")
     @classmethod

@@ -1,9 +1,10 @@
 """Upload use cases: stream request bytes into the chunk store, then stage them with versioning.
 
-Bytes never sit whole in memory: a single upload feeds a `FileWriter` block by block, and a multipart
-batch stores its parts one at a time (small ones up to `upload_concurrency` at once). Nothing is staged
-until every byte is stored and checked, so an upload that ends early or fails its checksum leaves no
-trace in any commit (only unreferenced chunks, which garbage collection removes).
+Bytes never sit whole in memory: a single upload feeds a `FileWriter` block by block; a multipart
+batch or a pack streams its big files one at a time and stores its small ones in groups (one thread hop
+and one `put_many` per group, a few groups at once); chunk manifests name chunks uploaded before. Nothing
+is staged until every byte is stored and checked, so an upload that ends early or fails its checksum
+leaves no trace in any commit (only unreferenced chunks, which garbage collection removes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
@@ -21,6 +23,7 @@ from tusk_common.errors import Invalid, NotFound, TooLarge
 from tusk_common.store import ChunkStore
 from tusk_common.wire.versioning import CommitInfo, FileChange, FileContent, FileInfo, PutResult
 from tusk_ingest.adapters.versioning import VersioningClient
+from tusk_ingest.chunks import ChunkUploads
 from tusk_ingest.settings import IngestSettings
 
 log = structlog.get_logger(__name__)
@@ -52,12 +55,13 @@ class BatchOutcome:
 
 
 class Uploads:
-    """The write side of the edge: single-file puts and multipart batches."""
+    """The write side of the edge: single-file puts, multipart batches, packs and chunk manifests."""
 
     def __init__(self, versioning: VersioningClient, store: ChunkStore, settings: IngestSettings) -> None:
         self.versioning = versioning
         self.store = store
         self.settings = settings
+        self.chunks = ChunkUploads(store)
 
     # ------------------------------------------------------------------ one file
 
@@ -107,7 +111,7 @@ class Uploads:
             raise Invalid(f"cannot append to {path!r}: it is a directory", field="path", path=path)
         return info.content
 
-    # ------------------------------------------------------------------ multipart batch
+    # ------------------------------------------------------------------ many files, one commit
 
     async def put_batch(
         self,
@@ -117,10 +121,60 @@ class Uploads:
         append: bool = False,
         message: str = "",
     ) -> BatchOutcome:
-        """Store every part, then stage them in `batch_rpc_size` RPCs; all of it or nothing lands."""
+        """Store every multipart part, then stage them in `batch_rpc_size` RPCs; all or nothing lands."""
+
+        async def feed(batch: _Batch) -> None:
+            small = self.settings.small_file_bytes
+            async for path, read in parts:
+                head, complete = await _read_upto(read, small)
+                if complete:
+                    await batch.add_small(path, head[0] if len(head) == 1 else b"".join(head))
+                else:
+                    await batch.add_stream(path, _chain(head, read, self.settings.upload_block_bytes))
+
+        return await self._batched(target, append, message, feed,
+                                   "the multipart body has no file part (a part with a filename)")
+
+    async def put_pack(
+        self,
+        target: FileTarget,
+        records: AsyncIterator[PackRecord],
+        *,
+        append: bool = False,
+        message: str = "",
+    ) -> BatchOutcome:
+        """Store every file of a pack stream (small ones many at a time), as one commit or nothing."""
+
+        async def feed(batch: _Batch) -> None:
+            small = self.settings.small_file_bytes
+            async for record in records:
+                if record.size <= small:
+                    await batch.add_small(record.path, await record.read_all())
+                else:
+                    await batch.add_stream(record.path, record.blocks(self.settings.upload_block_bytes))
+
+        return await self._batched(target, append, message, feed, "the pack holds no file")
+
+    async def put_manifests(
+        self, target: FileTarget, files: list[tuple[str, bytes]], *, message: str = ""
+    ) -> BatchOutcome:
+        """Files made of chunks already uploaded (path, packed manifest), as one commit or nothing."""
+        contents = await self.chunks.files_from_manifests([m for _, m in files])
+
+        async def feed(batch: _Batch) -> None:
+            for (path, _), content in zip(files, contents, strict=True):
+                await batch.add_content(path, content)
+
+        return await self._batched(target, False, message, feed, "the body names no file")
+
+    async def _batched(
+        self, target: FileTarget, append: bool, message: str, feed: Callable[[_Batch], Awaitable[None]],
+        empty: str,
+    ) -> BatchOutcome:
         batch = _Batch(self, target, append=append, message=message)
         try:
-            return await batch.run(parts)
+            await feed(batch)
+            return await batch.finish(empty)
         except BaseException:
             await asyncio.shield(batch.undo())
             raise
@@ -134,9 +188,26 @@ class Uploads:
         return await self.store.write_stream(source, max_bytes=limit)
 
 
+class PackRecord(Protocol):
+    """One file of a pack stream: its path, its size, and its bytes (read once, in order)."""
+
+    path: str
+    size: int
+
+    async def read_all(self) -> bytes: ...
+
+    def blocks(self, block_size: int) -> AsyncIterator[bytes]: ...
+
+
+# Small files are stored in groups (one thread hop and one `put_many` per group), a few groups at once.
+GROUP_FILES = 256
+GROUP_BYTES = 4 * 1024 * 1024
+GROUPS_AT_ONCE = 4
+
+
 @dataclass
 class _Batch:
-    """One multipart upload in flight: parts being stored, changes waiting for their RPC."""
+    """One many-file upload in flight: files being stored, changes waiting for their RPC."""
 
     uploads: Uploads
     target: FileTarget
@@ -146,32 +217,38 @@ class _Batch:
     total_bytes: int = 0
     pending: list[FileChange | None] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    group: list[tuple[int, str, bytes]] = field(default_factory=list)
+    group_bytes: int = 0
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(GROUPS_AT_ONCE))
     staging_ref: str | None = None  # set once the batch needs more than one RPC
     own_commit: str | None = None  # the commit this batch started (and must finish or delete)
     last: CommitInfo | None = None
 
-    async def run(self, parts: AsyncIterator[tuple[str, ReadChunk]]) -> BatchOutcome:
-        settings = self.uploads.settings
-        slots = asyncio.Semaphore(settings.upload_concurrency)
-        async for path, read in parts:
-            self.files += 1
-            if self.files > settings.max_batch_files:
-                raise TooLarge(f"a batch holds at most {settings.max_batch_files} files", field="body",
-                               limit=settings.max_batch_files)
-            if len(self.pending) >= settings.batch_rpc_size:
-                await self._flush()  # only now is a second RPC certain
-            index = len(self.pending)
-            self.pending.append(None)
-            head, complete = await _read_upto(read, settings.small_file_bytes)
-            if complete:
-                await slots.acquire()
-                self._raise_failed()
-                task = asyncio.create_task(self._store_small(index, path, head, slots))
-                self.tasks.add(task)
-            else:
-                await self._store(index, path, _chain(head, read, settings.upload_block_bytes), None)
+    async def add_small(self, path: str, data: bytes) -> None:
+        """A file read whole: stored with others of its group (appends go one by one)."""
+        index = await self._next_index()
+        if self.append:
+            await self._store(index, path, _blocks([data]))
+            return
+        self.group.append((index, path, data))
+        self.group_bytes += len(data)
+        if len(self.group) >= GROUP_FILES or self.group_bytes >= GROUP_BYTES:
+            await self._launch_group()
+
+    async def add_stream(self, path: str, source: AsyncIterable[bytes]) -> None:
+        """A big file: streamed into the store before the next file is read."""
+        index = await self._next_index()
+        await self._store(index, path, source)
+
+    async def add_content(self, path: str, content: FileContent) -> None:
+        """A file whose content is stored already."""
+        index = await self._next_index()
+        self.pending[index] = FileChange(op="put", path=path, content=content)
+        self.total_bytes += content.size
+
+    async def finish(self, empty: str) -> BatchOutcome:
         if not self.files:
-            raise Invalid("the multipart body has no file part (a part with a filename)", field="body")
+            raise Invalid(empty, field="body")
         await self._drain()
         if self.staging_ref is None:  # everything fits one RPC: versioning makes it atomic itself
             result = await self._put(self.target.ref)
@@ -185,36 +262,52 @@ class _Batch:
         assert self.last is not None
         return BatchOutcome(self.last, self.files, self.total_bytes, False)
 
-    async def _store(self, index: int, path: str, source: AsyncIterable[bytes],
-                     slots: asyncio.Semaphore | None) -> None:
-        try:
-            content = await self.uploads.store_part(self.target, path, source, append=self.append)
-            self.pending[index] = FileChange(op="put", path=path, content=content)
-            self.total_bytes += content.size
-        finally:
-            if slots is not None:
-                slots.release()
+    async def _next_index(self) -> int:
+        settings = self.uploads.settings
+        self.files += 1
+        if self.files > settings.max_batch_files:
+            raise TooLarge(f"a batch holds at most {settings.max_batch_files} files", field="body",
+                           limit=settings.max_batch_files)
+        if len(self.pending) >= settings.batch_rpc_size:
+            await self._flush()  # only now is a second RPC certain
+        self.pending.append(None)
+        return len(self.pending) - 1
 
-    async def _store_small(self, index: int, path: str, head: list[bytes], slots: asyncio.Semaphore) -> None:
-        """A part read whole: one thread hop and one write in the chunk store (appends stream as usual)."""
-        if self.append:
-            await self._store(index, path, _blocks(head), slots)
+    async def _store(self, index: int, path: str, source: AsyncIterable[bytes]) -> None:
+        content = await self.uploads.store_part(self.target, path, source, append=self.append)
+        self.pending[index] = FileChange(op="put", path=path, content=content)
+        self.total_bytes += content.size
+
+    async def _launch_group(self) -> None:
+        if not self.group:
             return
+        group, self.group, self.group_bytes = self.group, [], 0
+        await self.slots.acquire()
         try:
-            data = head[0] if len(head) == 1 else b"".join(head)
-            content = await self.uploads.store.write_small(data)
-            self.pending[index] = FileChange(op="put", path=path, content=content)
-            self.total_bytes += content.size
+            self._raise_failed()
+        except BaseException:
+            self.slots.release()
+            raise
+        self.tasks.add(asyncio.create_task(self._store_group(group)))
+
+    async def _store_group(self, group: list[tuple[int, str, bytes]]) -> None:
+        try:
+            contents = await self.uploads.store.write_smalls([data for _, _, data in group])
+            for (index, path, _), content in zip(group, contents, strict=True):
+                # A normalized path and a content the store made: nothing to validate, thousands to build.
+                self.pending[index] = FileChange.model_construct(op="put", path=path, content=content)
+                self.total_bytes += content.size
         finally:
-            slots.release()
+            self.slots.release()
 
     def _raise_failed(self) -> None:
         for task in list(self.tasks):
             if task.done():
                 self.tasks.discard(task)
-                task.result()  # re-raises the part's error
+                task.result()  # re-raises the group's error
 
     async def _drain(self) -> None:
+        await self._launch_group()
         while self.tasks:
             done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -254,7 +347,7 @@ class _Batch:
         return commit.id
 
     async def undo(self) -> None:
-        """After a failure: stop storing parts and delete the commit this batch started."""
+        """After a failure: stop storing files and delete the commit this batch started."""
         for task in self.tasks:
             task.cancel()
         if self.tasks:

@@ -7,6 +7,7 @@ store) runs the same suite, which pins the fake to the real adapter.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,14 +23,15 @@ REPO = Bucket("images")
 MiB = 1024 * 1024
 
 
-def body(data: bytes, *, fail_at_end: Exception | None = None, algorithms: tuple[str, ...] = ()) -> RequestPayload:
+def body(data: bytes, *, fail_at_end: Exception | None = None, algorithms: tuple[str, ...] = (),
+         content_md5: bytes | None = None) -> RequestPayload:
     async def source() -> AsyncIterator[bytes]:
         for at in range(0, len(data), 64 * 1024):
             yield data[at:at + 64 * 1024]
         if fail_at_end is not None:
             raise fail_at_end
 
-    return RequestPayload(source(), max_size=1 << 40, algorithms=algorithms)
+    return RequestPayload(source(), max_size=1 << 40, algorithms=algorithms, content_md5=content_md5)
 
 
 async def read_all(driver: Driver, bucket: Bucket, key: str, version_id: str | None = None) -> bytes:
@@ -98,6 +100,24 @@ class DriverContract:
         with pytest.raises(errors.NoSuchKey):
             await driver.head_object(REPO, "x")
 
+    async def test_content_md5_is_checked_whether_a_body_is_stored_in_one_step_or_streamed(
+        self, driver: Driver
+    ) -> None:
+        await driver.create_bucket(REPO)
+        upload = await driver.create_multipart_upload(REPO, "p", ObjectMeta())
+        for data in (b"small", bytes(range(256)) * (12 * 1024)):  # 3 MiB: cut into chunks as it streams
+            md5 = hashlib.md5(data)
+            put = await driver.put_object(REPO, "m", body(data, content_md5=md5.digest()), ObjectMeta())
+            assert put.etag == md5.hexdigest()
+            with pytest.raises(errors.BadDigest):
+                await driver.put_object(REPO, "m", body(data[::-1], content_md5=md5.digest()), ObjectMeta())
+            assert await read_all(driver, REPO, "m") == data
+            part = await driver.upload_part(REPO, "p", upload.upload_id, 1, body(data, content_md5=md5.digest()))
+            assert part.etag == md5.hexdigest()
+            with pytest.raises(errors.BadDigest):
+                await driver.upload_part(REPO, "p", upload.upload_id, 2, body(data[::-1], content_md5=md5.digest()))
+            assert [p.part_number async for p in driver.list_parts(REPO, "p", upload.upload_id)] == [1]
+
     async def test_conditional_writes(self, driver: Driver) -> None:
         await driver.create_bucket(REPO)
         first = await driver.put_object(REPO, "k", body(b"1"), ObjectMeta(), if_none_match=True)
@@ -120,6 +140,23 @@ class DriverContract:
         assert await listing(driver, delimiter="/", start_after="b/") == ["b0", "c/", "é"]
         first = await anext(aiter(driver.list_objects(REPO, limit=1)))
         assert isinstance(first, ObjectSummary) and first.size == 1
+
+    async def test_listing_is_in_byte_order_around_characters_below_the_slash(self, driver: Driver) -> None:
+        # A tree walk puts `a/...` right after `a`; S3 order puts `a b`, `a!`, `a-b`, `a.c` first.
+        keys = _tricky_keys()
+        await driver.create_bucket(REPO)
+        for key in keys:
+            await driver.put_object(REPO, key, body(key.encode()), ObjectMeta())
+        prefixes = ["", "a", "a/", "a-", "a/a", "b/", "zz", "a-b/"]
+        starts = ["", "a", "a ", "a!", "a-b", "a-b/", "a-b/a", "a.", "a/", "a/a-b", "a/a/", "a0", "b", "é", "/a", "a//"]
+        for prefix in prefixes:
+            for start in starts:
+                for delimiter in (None, "/", "-"):
+                    want = _expected(keys, prefix, delimiter, start)
+                    got = await listing(driver, prefix=prefix, delimiter=delimiter, start_after=start)
+                    assert got == want, (prefix, start, delimiter)
+        limited = [item async for item in driver.list_objects(REPO, limit=2)]  # a hint, not a cut
+        assert [i.key for i in limited if isinstance(i, ObjectSummary)] == sorted(keys)
 
     async def test_keys_are_file_paths(self, driver: Driver) -> None:
         await driver.create_bucket(REPO)
@@ -201,3 +238,25 @@ class DriverContract:
         assert [u async for u in driver.list_uploads(REPO)] == []
         with pytest.raises(errors.NoSuchKey):
             await driver.head_object(REPO, "m")
+
+
+def _tricky_keys() -> list[str]:
+    """File paths whose names extend each other with characters below and above `/`."""
+    names = ["a", "a b", "a!", "a-b", "a.c", "a0", "ab", "b", "é"]
+    keys = {"/".join(p) for i, p in enumerate(itertools.product(names, repeat=2)) if i % 3 != 1}
+    keys |= {"a/a/a", "a/a-b/x", "a-b/a", "a-b/a.c", "b/a b/c", "é/é", "a-", "a.", "a.c.d", "a0-", "a/a-"}
+    keys -= {"a", "a-b", "b", "é", "a/a", "a/a-b", "a-b/a", "b/a b"}  # directories cannot be files too
+    files = set(keys)
+    return sorted(k for k in keys if not any(k.startswith(f + "/") for f in files))
+
+
+def _expected(keys: list[str], prefix: str, delimiter: str | None, start_after: str) -> list[str]:
+    out: list[str] = []
+    for key in sorted(keys):
+        if not key.startswith(prefix):
+            continue
+        cut = key.find(delimiter, len(prefix)) if delimiter else -1
+        item = key[: cut + len(delimiter or "")] if cut >= 0 else key
+        if item > start_after and (not out or out[-1] != item):
+            out.append(item)
+    return out

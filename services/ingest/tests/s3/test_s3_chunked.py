@@ -187,3 +187,32 @@ async def test_memory_stays_bounded_for_a_64_mib_chunk() -> None:
         tracemalloc.stop()
     assert total == size
     assert peak < 4 * 1024 * 1024
+
+
+def signed_chunks_body(signing: sigv4.ChunkSigning, chunks: list[bytes]) -> bytes:
+    previous, out = signing.seed_signature, []
+    for chunk in [*chunks, b""]:
+        previous = signing.chunk_signature(previous, hashlib.sha256(chunk).hexdigest())
+        out.append(f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + chunk + b"\r\n")
+    return b"".join(out)
+
+
+async def test_big_signed_chunks_are_verified_in_batches_and_passed_on_uncopied() -> None:
+    signing = await example_signing()
+    chunks = [bytes([i]) * (3 * 1024 * 1024 + 17 * i) for i in range(1, 4)]  # several hash batches each
+    data = b"".join(chunks)
+    wire = signed_chunks_body(signing, chunks)
+    received = [wire[at:at + 256 * 1024] for at in range(0, len(wire), 256 * 1024)]
+
+    async def source() -> AsyncIterator[bytes]:
+        for piece in received:
+            yield piece
+
+    out = [p async for p in ChunkedBody(source(), signing=signing, signed=True, decoded_length=len(data))]
+    assert b"".join(out) == data
+    views = [p for p in out if isinstance(p, memoryview)]
+    assert views and all(any(v.obj is r for r in received) for v in views)  # views of what arrived
+    tampered = bytearray(wire)
+    tampered[len(wire) // 2] ^= 1
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        await drain(ChunkedBody(pieces(bytes(tampered), 256 * 1024), signing=signing, signed=True))

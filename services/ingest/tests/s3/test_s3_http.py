@@ -225,6 +225,33 @@ def test_a_read_failing_after_the_headers_cuts_the_connection() -> None:
         server.stop()
 
 
+def test_a_small_read_is_sent_whole_so_a_failing_one_is_still_an_s3_error() -> None:
+    server = serve(_BreaksMidStream())
+    port = server.start()
+    try:
+        raw = Raw(Served("127.0.0.1", port, MemoryDriver()))
+        raw.send("PUT", "/images")
+        raw.send("PUT", "/images/big", body=b"x" * (1024 * 1024))
+        for path, headers in (("/images/big", {"Range": "bytes=0-99"}), ("/images/small", {})):
+            if path == "/images/small":
+                raw.send("PUT", path, body=b"y" * 1000)
+            r = raw.send("GET", path, headers=headers)
+            assert r.status == 503 and error_of(r).findtext("Code") == "ServiceUnavailable"
+    finally:
+        server.stop()
+
+
+def test_small_objects_and_ranges_come_back_whole_with_their_headers(raw: Raw) -> None:
+    data = bytes(range(256)) * 1000
+    raw.send("PUT", "/images/s", body=data, headers={"Content-Type": "text/x-test", "x-amz-meta-a": "1"})
+    r = raw.send("GET", "/images/s")
+    assert (r.status, r.data, r.headers["Content-Length"]) == (200, data, str(len(data)))
+    assert (r.headers["Content-Type"], r.headers["x-amz-meta-a"]) == ("text/x-test", "1")
+    assert r.headers["ETag"] == f'"{hashlib.md5(data).hexdigest()}"' and r.headers["x-amz-request-id"]
+    r = raw.send("GET", "/images/s", headers={"Range": "bytes=10-19"})
+    assert (r.status, r.data, r.headers["Content-Range"]) == (206, data[10:20], f"bytes 10-19/{len(data)}")
+
+
 def test_part_upload_without_upload_id_is_invalid_argument(raw: Raw) -> None:
     r = raw.send("PUT", "/images/k?partNumber=1", body=b"x")
     assert r.status == 400 and error_of(r).findtext("Code") == "InvalidArgument"

@@ -14,14 +14,17 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from tusk_ingest.entrypoints.http.tracing import name_route, tracing_middleware
 from tusk_ingest.s3 import bucket_ops, multipart_ops, object_ops, service_ops, xml
 from tusk_ingest.s3.auth import Authenticator, Credentials
 from tusk_ingest.s3.buckets import Address, Addressing, parse_bucket
-from tusk_ingest.s3.driver import Driver
-from tusk_ingest.s3.errors import MethodNotAllowed, Unsupported, to_s3
+from tusk_ingest.s3.driver import COMMIT_GROUP_HEADER, Driver, commit_group
+from tusk_ingest.s3.errors import InvalidArgument, MethodNotAllowed, Unsupported, to_s3
 from tusk_ingest.s3.request import GatewayConfig, S3Request, StreamAborted, parse_query
 
 log = logging.getLogger(__name__)
+
+MAX_COMMIT_GROUP_MS = 3_600_000
 
 Handler = Callable[[S3Request], Awaitable[web.StreamResponse]]
 
@@ -112,14 +115,20 @@ class S3Gateway:
         try:
             raw_path, _, raw_query = request.raw_path.partition("?")
             address = self.addressing.resolve(request.host, raw_path)
+            name_route(request.method, _route_template(address))
             auth = await self.authenticator.authenticate(
                 request, vhost_bucket=address.bucket_name if address.virtual_host else None
             )
             query = parse_query(raw_query)
             handler = route(request.method, address, query, request.headers)
+            name_route(request.method, _route_template(address), **{"tusk.s3.operation": handler.__name__})
             bucket = parse_bucket(address.bucket_name) if address.bucket_name is not None else None
             s3req = S3Request(request, self.driver, self.config, address, bucket, query, auth, request_id)
-            response = await handler(s3req)
+            token = commit_group.set(_commit_group(request.headers.get(COMMIT_GROUP_HEADER)))
+            try:
+                response = await handler(s3req)
+            finally:
+                commit_group.reset(token)
         except (web.HTTPException, StreamAborted):
             raise
         except Exception as e:
@@ -141,6 +150,27 @@ class S3Gateway:
         body = xml.error(info.code, info.message, resource=address.resource, request_id=request_id,
                          **_extra(info.code, info.details))
         return web.Response(status=info.status, body=body, content_type="application/xml", headers=headers)
+
+
+def _route_template(address: Address) -> str:
+    """The span's route: which kind of resource, never the names themselves."""
+    if address.bucket_name is None:
+        return "/"
+    return "/{bucket}" if address.key is None else "/{bucket}/{key}"
+
+
+def _commit_group(value: str | None) -> int | None:
+    """`x-tusk-commit-group: MS`, 1 ms to 1 hour of idleness before the group commit finishes."""
+    if value is None:
+        return None
+    try:
+        ms = int(value.strip())
+    except ValueError:
+        ms = 0
+    if not 1 <= ms <= MAX_COMMIT_GROUP_MS:
+        raise InvalidArgument(f"{COMMIT_GROUP_HEADER} must be a number of milliseconds from 1 to "
+                              f"{MAX_COMMIT_GROUP_MS}", header=COMMIT_GROUP_HEADER)
+    return ms
 
 
 def _extra(code: str, details: dict[str, object]) -> dict[str, object]:
@@ -184,6 +214,6 @@ def make_s3_app(
     config = config or GatewayConfig()
     if base_domain is not None:
         config = replace(config, base_domain=base_domain)
-    app = web.Application(client_max_size=xml.MAX_DOCUMENT)
+    app = web.Application(client_max_size=xml.MAX_DOCUMENT, middlewares=[tracing_middleware])
     add_s3_routes(app, driver, credentials, config=config)
     return app

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from tusk_common.errors import Invalid
-from tusk_common.naming import check_name, is_commit_id
+from tusk_common.naming import check_name, is_commit_id, normalize_path
 from tusk_ingest.s3.errors import InvalidArgument, InvalidBucketName
 
 
@@ -111,3 +111,14 @@ def _strip_port(host: str) -> str:
     if host.startswith("["):  # IPv6 literal
         return host.split("]", 1)[0] + "]"
     return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def key_path(key: str) -> str:
+    """The file path of a key, which must be canonical (`a/b`, not `a//b`, `./a` or `a/`)."""
+    try:
+        path = normalize_path("/" + key, field="key", allow_root=False)
+    except Invalid as e:
+        raise InvalidArgument(f"key {key!r} is not a file path: {e.message}", field="key") from e
+    if path != "/" + key:
+        raise InvalidArgument(f"key {key!r} is not a canonical file path", field="key")
+    return path

@@ -23,7 +23,7 @@ HEADER_PREFIX = "x-amz-checksum-"
 
 
 class Checksum(Protocol):
-    def update(self, data: bytes) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
     def digest(self) -> bytes: ...
 
 
@@ -33,7 +33,7 @@ class _Crc:
     def __init__(self, fn: Any, size: int) -> None:
         self._fn, self._size, self.value = fn, size, 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview, /) -> None:
         if data:
             self.value = self._fn(data, self.value)
 

@@ -6,13 +6,15 @@
     STREAMING-UNSIGNED-PAYLOAD-TRAILER           SIZE\\r\\n DATA \\r\\n ... 0\\r\\n trailer lines \\r\\n
 
 Each chunk signature chains from the previous one (the first from the request's seed signature). Data
-is passed on as it arrives, so memory stays bounded by the reads, not by the chunk size; a chunk whose
-signature fails raises at its end, and the caller then discards everything it received (the driver's
-contract: a body that raises stores nothing).
+is passed on as it arrives, as views of the received pieces (never copied), so memory stays bounded by
+the reads, not by the chunk size; the SHA-256 of a signed chunk is computed in a thread, a megabyte at a
+time. A chunk whose signature fails raises at its end, and the caller then discards everything it
+received (the driver's contract: a body that raises stores nothing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterable, AsyncIterator
@@ -21,17 +23,25 @@ from tusk_ingest.s3.errors import IncompleteBody, InvalidRequest, SignatureDoesN
 from tusk_ingest.s3.sigv4 import ChunkSigning
 
 MAX_LINE = 4096
+HASH_BATCH = 1024 * 1024  # bytes of a signed chunk hashed per hop to a thread ...
+HASH_IN_PLACE = 128 * 1024  # ... and below this (a chunk's last bytes), on the event loop: cheaper than a hop
 MAX_TRAILERS = 16
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
 
 
 class _Reader:
-    """Lines and counted byte runs over an async iterable of pieces, keeping only a small buffer."""
+    """Lines and counted byte runs over an async iterable of pieces, without copying the data: a run
+    is yielded as views of the pieces it arrived in. Only when a header line is split across two pieces
+    are they joined (the line's start, at most `MAX_LINE` bytes, and the next piece)."""
 
-    def __init__(self, source: AsyncIterable[bytes]) -> None:
+    def __init__(self, source: AsyncIterable[bytes | memoryview]) -> None:
         self._it = source.__aiter__()
         self._buf = b""
+        self._pos = 0  # bytes of `_buf` already consumed
         self._eof = False
+
+    def _left(self) -> int:
+        return len(self._buf) - self._pos
 
     async def _more(self) -> bool:
         if self._eof:
@@ -41,31 +51,41 @@ class _Reader:
         except StopAsyncIteration:
             self._eof = True
             return False
-        self._buf += piece
+        piece = piece if isinstance(piece, bytes) else bytes(piece)
+        if self._left():  # the start of a line that continues in `piece` (rare)
+            self._buf = self._buf[self._pos:] + piece
+        else:
+            self._buf = piece
+        self._pos = 0
         return True
 
     async def line(self) -> bytes | None:
         """The next CRLF-ended line without its CRLF; None at a clean end of stream."""
         while True:
-            end = self._buf.find(b"\n")
+            end = self._buf.find(b"\n", self._pos)
             if end >= 0:
-                line, self._buf = self._buf[:end], self._buf[end + 1:]
+                line, self._pos = self._buf[self._pos:end], end + 1
                 return line[:-1] if line.endswith(b"\r") else line
-            if len(self._buf) > MAX_LINE:
+            if self._left() > MAX_LINE:
                 raise InvalidRequest("aws-chunked body: a chunk header or trailer line is too long")
             if not await self._more():
-                if not self._buf:
+                if not self._left():
                     return None
-                line, self._buf = self._buf, b""
+                line, self._pos = self._buf[self._pos:], len(self._buf)
                 return line
 
-    async def take(self, n: int) -> AsyncIterator[bytes]:
-        """Exactly `n` bytes, yielded as they arrive."""
+    async def take(self, n: int) -> AsyncIterator[bytes | memoryview]:
+        """Exactly `n` bytes, yielded as they arrive (read-only views of the received pieces)."""
         while n > 0:
-            if not self._buf and not await self._more():
+            if not self._left() and not await self._more():
                 raise IncompleteBody("the aws-chunked body ended inside a chunk")
-            piece, self._buf = self._buf[:n], self._buf[n:]
-            n -= len(piece)
+            k = min(n, self._left())
+            if self._pos == 0 and k == len(self._buf):
+                piece: bytes | memoryview = self._buf
+            else:
+                piece = memoryview(self._buf)[self._pos:self._pos + k]
+            self._pos += k
+            n -= k
             yield piece
 
 
@@ -74,7 +94,7 @@ class ChunkedBody:
 
     def __init__(
         self,
-        source: AsyncIterable[bytes],
+        source: AsyncIterable[bytes | memoryview],
         *,
         signing: ChunkSigning | None = None,
         signed: bool = False,
@@ -87,10 +107,10 @@ class ChunkedBody:
         self.trailers: dict[str, str] = {}
         self.size = 0
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes | memoryview]:
         return self._decode()
 
-    async def _decode(self) -> AsyncIterator[bytes]:
+    async def _decode(self) -> AsyncIterator[bytes | memoryview]:
         previous = self._signing.seed_signature if self._signing else ""
         while True:
             header = await self._reader.line()
@@ -100,12 +120,22 @@ class ChunkedBody:
             digest = hashlib.sha256() if self._signing else None
             if self._decoded_length is not None and self.size + size > self._decoded_length:
                 raise InvalidRequest("the aws-chunked body is longer than x-amz-decoded-content-length")
+            unhashed: list[bytes | memoryview] = []  # passed on already, hashed in batches
+            unhashed_bytes = 0
             async for piece in self._reader.take(size):
                 if digest is not None:
-                    digest.update(piece)
+                    unhashed.append(piece)
+                    unhashed_bytes += len(piece)
+                    if unhashed_bytes >= HASH_BATCH:
+                        await asyncio.to_thread(_update, digest, unhashed)
+                        unhashed, unhashed_bytes = [], 0
                 self.size += len(piece)
                 yield piece
             if self._signing is not None and digest is not None:
+                if unhashed_bytes >= HASH_IN_PLACE:
+                    await asyncio.to_thread(_update, digest, unhashed)
+                else:
+                    _update(digest, unhashed)
                 expected = self._signing.chunk_signature(previous, digest.hexdigest())
                 if not hmac.compare_digest(expected, signature or ""):
                     raise SignatureDoesNotMatch("a chunk signature of the aws-chunked body does not match")
@@ -162,3 +192,8 @@ class ChunkedBody:
                 raise SignatureDoesNotMatch("the trailer signature of the aws-chunked body does not match")
         if await self._reader.line() is not None:
             raise InvalidRequest("aws-chunked body: data after the final chunk")
+
+
+def _update(digest: hashlib._Hash, pieces: list[bytes | memoryview]) -> None:
+    for piece in pieces:
+        digest.update(piece)

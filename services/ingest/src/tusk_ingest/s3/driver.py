@@ -16,6 +16,8 @@ Contract every driver keeps:
 - `body` arguments are `Payload`s: async iterables of bytes whose `md5_hex`, `size` and `checksums`
   are valid once iteration ended. If iterating raises (bad digest, bad signature, client gone), the
   driver stores nothing and lets the exception propagate.
+- `commit_group` (a context variable) is set while a write asked for a commit group; drivers without
+  groups ignore it.
 - Errors: raise the classes of `tusk_ingest.s3.errors` (NoSuchBucket, NoSuchKey, NoSuchUpload,
   NoSuchVersion, BucketAlreadyOwnedByYou, BucketNotEmpty, PreconditionFailed, ...) or plain
   `tusk_common.errors` ones; `errors.to_s3` maps both.
@@ -24,6 +26,7 @@ Contract every driver keeps:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -32,6 +35,12 @@ from tusk_ingest.s3.buckets import Bucket
 
 # The standard headers S3 stores with an object and returns on GET/HEAD.
 STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+
+# `x-tusk-commit-group: MS` on a write: the gateway sets this for the request; a driver that supports
+# commit groups lands the write in the branch's group commit, finished after MS ms without writes
+# (`MemoryDriver` ignores it).
+COMMIT_GROUP_HEADER = "x-tusk-commit-group"
+commit_group: ContextVar[int | None] = ContextVar("tusk_s3_commit_group", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +148,22 @@ class PartInfo:
 
 
 class Payload(Protocol):
-    """A request body being streamed: iterate once; the digests are valid after the end."""
+    """A request body being streamed: iterate once; the digests are valid after the end.
 
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    A driver whose storage hashes the bytes with MD5 anyway calls `defer_md5()` before iterating and
+    `settle_md5(hex)` once it has that MD5 (which checks Content-MD5, raising BadDigest): the body
+    then skips its own MD5, and `md5_hex` is the settled value.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes | memoryview]: ...
     @property
     def size(self) -> int: ...
     @property
     def md5_hex(self) -> str: ...
     @property
     def checksums(self) -> Mapping[str, str]: ...
+    def defer_md5(self) -> None: ...
+    def settle_md5(self, md5_hex: str) -> None: ...
 
 
 class Driver(Protocol):
@@ -273,3 +289,32 @@ class Driver(Protocol):
     async def abort_multipart_upload(self, bucket: Bucket, key: str, upload_id: str) -> None:
         """Forgets the upload; its parts' chunks become garbage."""
         ...
+
+
+def order_versions(
+    history: dict[str, list[ObjectVersion]], prefix: str, delimiter: str | None, key_marker: str,
+    version_id_marker: str,
+) -> list[ObjectVersion | CommonPrefix]:
+    """ListObjectVersions' order, shared by every driver: by key, then newest first, keys under
+    `delimiter` rolled up into common prefixes, starting after the markers. `history` maps each key (under
+    `prefix`) to its versions, newest first."""
+    out: list[ObjectVersion | CommonPrefix] = []
+    rolled: set[str] = set()
+    for key in sorted(history):
+        cut = key.find(delimiter, len(prefix)) if delimiter else -1
+        if cut >= 0:
+            common = key[: cut + len(delimiter or "")]
+            if common not in rolled and common > key_marker:
+                rolled.add(common)
+                out.append(CommonPrefix(common))
+            continue
+        if key < key_marker:
+            continue
+        versions = history[key]
+        if key == key_marker:
+            if not version_id_marker:
+                continue
+            ids = [ver.version_id for ver in versions]
+            versions = versions[ids.index(version_id_marker) + 1:] if version_id_marker in ids else []
+        out += versions
+    return out

@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from tusk_common.errors import Conflict, Invalid
-from tusk_common.naming import normalize_path
+from tusk_common.errors import Conflict
 from tusk_ingest.s3 import errors
-from tusk_ingest.s3.buckets import Bucket
+from tusk_ingest.s3.buckets import Bucket, key_path
 from tusk_ingest.s3.driver import (
     BucketInfo,
     CommonPrefix,
@@ -31,6 +30,7 @@ from tusk_ingest.s3.driver import (
     Payload,
     PutResult,
     UploadInfo,
+    order_versions,
 )
 
 DEFAULT_BRANCH = "master"
@@ -85,15 +85,6 @@ class _Upload:
 def _now() -> datetime:
     return datetime.now(UTC)
 
-
-def _check_key(key: str) -> str:
-    try:
-        path = normalize_path("/" + key, field="key", allow_root=False)
-    except Invalid as e:
-        raise errors.InvalidArgument(f"key {key!r} is not a file path: {e.message}", field="key") from e
-    if path != "/" + key:
-        raise errors.InvalidArgument(f"key {key!r} is not a canonical file path", field="key")
-    return key
 
 
 class MemoryDriver:
@@ -213,25 +204,9 @@ class MemoryDriver:
                     versions.append(ObjectVersion(key, commit.id, not versions, now.info.last_modified,
                                                   now.info.size, now.info.etag))
             commit = commit.parent
-        rolled: set[str] = set()
-        for key in sorted(k for k in history if k.startswith(prefix)):
-            cut = key.find(delimiter, len(prefix)) if delimiter else -1
-            if cut >= 0:
-                common = key[: cut + len(delimiter or "")]
-                if common not in rolled and common > key_marker:
-                    rolled.add(common)
-                    yield CommonPrefix(common)
-                continue
-            if key < key_marker:
-                continue
-            versions = history[key]
-            if key == key_marker:
-                if not version_id_marker:
-                    continue
-                ids = [v.version_id for v in versions]
-                versions = versions[ids.index(version_id_marker) + 1:] if version_id_marker in ids else []
-            for v in versions:
-                yield v
+        mine = {k: vs for k, vs in history.items() if k.startswith(prefix)}
+        for item in order_versions(mine, prefix, delimiter, key_marker, version_id_marker):
+            yield item
 
     async def head_object(self, bucket: Bucket, key: str, *, version_id: str | None = None) -> ObjectInfo:
         return self._object(bucket, key, version_id).info
@@ -255,7 +230,7 @@ class MemoryDriver:
         if key.endswith("/") and not data:
             self._branch(bucket)
             return PutResult(body.md5_hex, None, _now())
-        _check_key(key)
+        key_path(key)
         files = self._snapshot(bucket)
         self._check_conditions(files.get(key), if_none_match, if_match)
         info = ObjectInfo(key, len(data), body.md5_hex, _now(), meta=meta,
@@ -267,7 +242,7 @@ class MemoryDriver:
         src_version_id: str | None = None, meta: ObjectMeta | None = None,
     ) -> PutResult:
         source = self._object(src, src_key, src_version_id)
-        _check_key(dst_key)
+        key_path(dst_key)
         info = replace(source.info, key=dst_key, last_modified=_now(),
                        meta=source.info.meta if meta is None else meta)
         return self._write(dst, {dst_key: _Object(source.data, info)})
@@ -290,7 +265,7 @@ class MemoryDriver:
         checksum_algorithm: str | None = None, checksum_type: str | None = None,
     ) -> UploadInfo:
         branch = self._branch(bucket)
-        _check_key(key)
+        key_path(key)
         info = UploadInfo(bucket, key, uuid.uuid4().hex, _now(), meta, checksum_algorithm, checksum_type)
         self._uploads[info.upload_id] = _Upload(info, bucket.repo, branch.name)
         return info

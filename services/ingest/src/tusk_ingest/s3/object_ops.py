@@ -28,6 +28,7 @@ from tusk_ingest.s3.request import (
 )
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+BUFFERED_BODY = 256 * 1024  # GET bodies up to this size are read whole, then sent with the headers
 _RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
     "response-content-language": "Content-Language",
@@ -102,6 +103,11 @@ async def _read(req: S3Request, *, body: bool) -> web.StreamResponse:
     if not body:
         return web.Response(status=status, headers=headers)
     assert stream is not None
+    if stop - start <= BUFFERED_BODY:
+        # Read before answering: headers and body leave in one send, and a failed read is still an
+        # S3 error, not a cut connection.
+        data = b"".join([piece async for piece in stream.read(start, stop)])
+        return web.Response(status=status, headers=headers, body=data)
     headers["x-amz-request-id"] = req.request_id
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = stop - start
@@ -190,16 +196,32 @@ async def delete_object(req: S3Request) -> web.StreamResponse:
 
 
 async def _only_current(req: S3Request, bucket: Bucket, key: str, version: str | None) -> None:
-    """Past versions are commits and cannot be deleted; naming the current version is fine."""
+    """Past versions are commits and cannot be deleted; naming the current version is fine.
+
+    A version id is a commit the object can be read at, so the object a client wrote at commit C is
+    still "version C" after later commits that left it alone: any version holding the same object
+    as the head (same ETag, size and metadata) names the current version.
+    """
     if version is None:
         return
     try:
-        current = (await req.driver.head_object(bucket, key)).version_id
+        current: ObjectInfo | None = await req.driver.head_object(bucket, key)
     except NotFound:
         current = None
-    if current != version:
+    if current is not None and current.version_id != version:
+        try:
+            named = await req.driver.head_object(bucket, key, version_id=version)
+        except NotFound:
+            named = None
+        if named is not None and _same_object(named, current):
+            return
+    if current is None or current.version_id != version:
         raise Unsupported("a past version is a commit and cannot be deleted; delete the key instead",
                           version_id=version)
+
+
+def _same_object(a: ObjectInfo, b: ObjectInfo) -> bool:
+    return (a.etag, a.size, a.meta, dict(a.checksums)) == (b.etag, b.size, b.meta, dict(b.checksums))
 
 
 async def delete_objects(req: S3Request) -> web.StreamResponse:

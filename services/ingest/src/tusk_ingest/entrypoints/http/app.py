@@ -15,6 +15,7 @@ from tusk_common.service import tusk_version
 from tusk_ingest import openapi
 from tusk_ingest.entrypoints.http import (
     branches,
+    bulk,
     commits,
     downloads,
     files,
@@ -27,6 +28,7 @@ from tusk_ingest.entrypoints.http.errors import errors_middleware
 from tusk_ingest.entrypoints.http.observe import add_request_id, observe_middleware
 from tusk_ingest.entrypoints.http.routes import Route, guarded, principal_middleware
 from tusk_ingest.entrypoints.http.state import DEPS, OPENAPI, ROUTES, Deps
+from tusk_ingest.entrypoints.http.tracing import tracing_middleware
 
 API_ROUTES: tuple[Route, ...] = (
     *service.ROUTES,
@@ -35,17 +37,18 @@ API_ROUTES: tuple[Route, ...] = (
     *commits.ROUTES,
     *files.ROUTES,
     *downloads.ROUTES,
+    *bulk.ROUTES,
     *pipelines.ROUTES,
     *lineage.ROUTES,
 )
 
 
 def make_app(deps: Deps, routes: Iterable[Route] = API_ROUTES) -> web.Application:
-    """The public application; middlewares run outermost first: observe, errors, principal."""
+    """The public application; middlewares run outermost first: tracing, observe, errors, principal."""
     routes = tuple(routes)
     app = web.Application(
         client_max_size=deps.settings.max_json_bytes,
-        middlewares=[observe_middleware, errors_middleware, principal_middleware],
+        middlewares=[tracing_middleware, observe_middleware, errors_middleware, principal_middleware],
     )
     app[DEPS] = deps
     app[ROUTES] = routes

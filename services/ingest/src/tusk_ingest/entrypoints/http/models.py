@@ -79,3 +79,37 @@ class ErrorInfo(Body):
 
 class ErrorReply(Body):
     error: ErrorInfo
+
+
+# ------------------------------------------------------------------ bulk uploads (docs/api.md "Bulk uploads")
+
+
+class ChunkingReply(Body):
+    chunker: str = Field(description="the content-defined chunking algorithm: fastcdc-2020")
+    hash: str = Field(description="the chunk hash: blake3 (32 bytes)")
+    min: int = Field(description="no chunk is smaller (except a file's last)")
+    avg: int = Field(description="target average chunk size")
+    max: int = Field(description="no chunk is larger")
+
+
+class MissingBody(Body):
+    chunks: list[str] = Field(max_length=10_000, description="hex BLAKE3 digests of chunks")
+
+
+class MissingReply(Body):
+    missing: list[str] = Field(description="those of `chunks` the store does not hold, each once, in order")
+
+
+class ChunksReply(Body):
+    chunks: int = Field(description="chunk frames received (each verified and stored, or already held)")
+    bytes: int
+
+
+class ManifestFile(Body):
+    path: str = Field(description="absolute, or relative to ?prefix")
+    manifest: str = Field(description="base64 of the packed manifest: 36 bytes per chunk "
+                                      "(BLAKE3 digest, big-endian u32 length)")
+
+
+class ManifestsBody(Body):
+    files: list[ManifestFile] = Field(max_length=100_000)

@@ -38,6 +38,16 @@ class HttpMetrics:
         self.bytes_out = Counter("tusk_http_download_bytes", "File bytes sent by downloads.", registry=registry)
 
 
+def failed_status(request: web.Request, exc: BaseException) -> int:
+    """The status a request that raised `exc` ends with: an HTTP error's own; a reply streamed and then
+    aborted (the REST API's or the S3 gateway's `StreamAborted`), the status its headers already said;
+    499 when the client went away; else 500."""
+    status = getattr(exc, "status", None)
+    if isinstance(exc, web.HTTPException) or isinstance(status, int):
+        return int(status)  # type: ignore[arg-type]
+    return 499 if request.transport is None or request.transport.is_closing() else 500
+
+
 def route_label(request: web.Request) -> str:
     """The route template (`/api/v1/repos/{repo}`): bounded cardinality, unlike the path."""
     info = request.match_info
@@ -60,14 +70,8 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
             response = await handler(request)
             status = response.status
             return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except StreamAborted as exc:
-            status, aborted = exc.status, True
-            raise
-        except BaseException:
-            status = 499 if request.transport is None or request.transport.is_closing() else 500
+        except BaseException as exc:
+            status, aborted = failed_status(request, exc), isinstance(exc, StreamAborted)
             raise
         finally:
             elapsed = time.perf_counter() - started

@@ -20,7 +20,7 @@ from tusk_ingest.entrypoints.http.state import Handler
 
 API_PREFIX = "/api/v1"
 
-Media = Literal["json", "octet-stream", "multipart"]
+Media = Literal["json", "octet-stream", "multipart", "pack", "chunks"]  # pack, chunks: tusk_common.wire.bulk
 
 
 @dataclass(frozen=True, slots=True)
