@@ -18,7 +18,8 @@ QUERIES = {
     "run_outputs": "SELECT r.job, r.datum_id, o.path, o.content_id FROM run_outputs o JOIN runs r ON r.id = o.run",
     "produced": "SELECT c.commit_id, v.path, r.job, r.datum_id FROM produced p JOIN versions v ON v.id = p.version"
                 " JOIN commits c ON c.lane = v.lane AND c.seq = v.seq JOIN runs r ON r.id = p.run",
-    "pipeline_versions": "SELECT pipeline, version, spec_hash, transform_hash FROM pipeline_versions",
+    "pipeline_versions": "SELECT pipeline, version, spec_hash, transform_hash, cmd::text, image, image_digest,"
+                         " spec::text, created_at FROM pipeline_versions",
 }  # fmt: skip
 
 

@@ -30,9 +30,13 @@ from tusk_versioning.settings import VersioningSettings
 from tusk_worker.app import build as build_worker
 from tusk_worker.settings import WorkerSettings
 
+# Small lists go by reference to the chunk store, so the tests read both forms: a datum's input files from
+# the second one on (task, datum.done), its outputs always in datum.done, and in a datum listing after the
+# first output file.
 SCHEDULER_FAST = {"datum_ack_wait": 3.0, "sweep_interval": 0.3, "wait_poll_interval": 0.05, "cron_interval": 0.2,
-                  "secret_key": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}  # fmt: skip
-WORKER_FAST = {"concurrency": 4, "refresh_interval": 0.3, "log_flush_interval": 0.05}
+                  "secret_key": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                  "inline_files": 1, "inline_outputs": 1}  # fmt: skip
+WORKER_FAST = {"concurrency": 4, "refresh_interval": 0.3, "log_flush_interval": 0.05, "inline_outputs": 0}
 LINEAGE_FAST = {"consume_retry_delay": 0.2, "ack_wait": 2.0}
 
 

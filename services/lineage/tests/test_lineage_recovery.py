@@ -1,5 +1,5 @@
 """The lineage service killed mid-stream catches up with no gaps or duplicates, and `rebuild` gives the
-same graph from the versioning and scheduler state."""
+same graph from the versioning and scheduler state, without the events."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import asyncpg
 from graph_dump import dump  # type: ignore[import-not-found]
 from lineage_stack import Stack, files_at, pfs, pipeline  # type: ignore[import-not-found]
 
+from tusk_common.subjects import EVENTS_STREAM
 from tusk_common.wire import lineage as wl
 from tusk_common.wire import pipelines as w
 
@@ -91,8 +92,41 @@ async def test_killed_lineage_catches_up_without_gaps_or_duplicates_and_rebuild_
     assert {(r, c, p) for r, c, p in files_at(up) if r == "raw"} == {
         ("raw", commits[i].id, f"/f{i}") for i in range(6)} | {("raw", last.id, "/shared")}  # fmt: skip
 
+    # The events have expired: a rebuild reads versioning and the scheduler alone, and gets the same graph.
     before = await dump(lineage.deps.pool)
+    await stack.bus.js.purge_stream(EVENTS_STREAM)
     report = await stack.call(wl.Rebuild(), timeout=60)
     assert report.runs == stats.runs and report.runs_without_outputs == 0
     after = await dump(lineage.deps.pool)
     assert after == before
+
+
+async def test_a_commit_seen_before_its_parent_waits_for_it_instead_of_starting_a_lane(bare: Stack):
+    """After a crash JetStream redelivers the dead consumer's unacknowledged events only when their
+    ack_wait ends, while later events already arrive: a child commit can come before its parent."""
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from tusk_common.errors import Unavailable
+    from tusk_common.events import CommitStarted, envelope
+
+    lineage = await bare.start_lineage(parent_wait=60.0)
+    parent, child, orphan = "a" * 32, "b" * 32, "c" * 32
+
+    def started(commit: str, of: str | None, *, age: float = 0.0):
+        ce = envelope(CommitStarted(repo="r", branch="master", commit=commit, commit_set=commit, parent=of),
+                      source="test")
+        return ce.model_copy(update={"time": datetime.now(UTC) - timedelta(seconds=age)})
+
+    with pytest.raises(Unavailable, match="waits for its parent"):
+        await lineage.projector.apply(started(child, parent))
+    await lineage.projector.apply(started(parent, None))
+    await lineage.projector.apply(started(child, parent))  # redelivered: now in its parent's lane
+    # A parent that never comes (its events expired long ago) is not waited for past parent_wait.
+    await lineage.projector.apply(started(orphan, "d" * 32, age=120.0))
+    rows = {r["commit_id"]: r for r in await lineage.deps.pool.fetch(
+        "SELECT commit_id, lane, seq, lane_start FROM commits WHERE commit_id = ANY($1::text[])",
+        [parent, child, orphan])}  # fmt: skip
+    assert (rows[child]["lane"], rows[child]["seq"], rows[child]["lane_start"]) == (rows[parent]["lane"], 2, False)
+    assert rows[orphan]["lane_start"] is True

@@ -9,6 +9,7 @@ import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from tusk_common.backlog import ConsumerLag, OutboxBacklog
 from tusk_common.bus import Bus
 from tusk_common.db import Migration, create_pool, load_migrations, migrate
 from tusk_common.errors import TuskError
@@ -16,6 +17,7 @@ from tusk_common.logs import setup_logging
 from tusk_common.outbox import OutboxRelay, outbox_migration
 from tusk_common.service import ServiceContext, tusk_version
 from tusk_common.store import ChunkStore, StoreMetrics, open_object_store
+from tusk_common.subjects import EVENTS_STREAM
 from tusk_lineage import rebuild
 from tusk_lineage.adapters.openlineage import OpenLineageRelay
 from tusk_lineage.adapters.sources import Sources
@@ -76,6 +78,8 @@ async def build(ctx: ServiceContext) -> Lineage:
     deps, bus = await open_deps(settings, ctx.stack, ctx.registry, ctx.name)
     projector = Projector(deps)
     ctx.spawn(OutboxRelay(deps.pool, bus).run(ctx.stopping), name="outbox-relay")
+    ctx.on_scrape(OutboxBacklog(ctx.registry, deps.pool).refresh)
+    ctx.on_scrape(ConsumerLag(ctx.registry, bus, durables=[(EVENTS_STREAM, settings.durable)]).refresh)
     relay = None
     if settings.openlineage_url:
         relay = OpenLineageRelay(
@@ -85,7 +89,7 @@ async def build(ctx: ServiceContext) -> Lineage:
         )  # fmt: skip
         ctx.spawn(relay.run(ctx.stopping), name="openlineage-relay")
     ctx.spawn(consume(bus, projector, settings, ctx.stopping), name="events-consumer")
-    await bus.serve(handlers(deps, bus))
+    await bus.serve(handlers(deps))
 
     async def postgres_ready() -> None:
         await deps.pool.fetchval("SELECT 1")
@@ -102,7 +106,7 @@ async def build(ctx: ServiceContext) -> Lineage:
 async def _rebuild_once(settings: LineageSettings) -> dict[str, object]:
     async with AsyncExitStack() as stack:
         deps, bus = await open_deps(settings, stack, name="lineage-rebuild")
-        report = await rebuild.rebuild(deps, bus)
+        report = await rebuild.rebuild(deps)
         # The `lineage.updated` it queued goes out now (a running service's relay would send it too).
         await OutboxRelay(deps.pool, bus).drain_once()
         return report.model_dump()

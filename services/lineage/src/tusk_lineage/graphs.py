@@ -8,7 +8,7 @@ from tusk_common.wire import lineage as wl
 from tusk_lineage.adapters import queries, store
 from tusk_lineage.deps import Deps
 from tusk_lineage.domain import render
-from tusk_lineage.domain.graph import Code, Direction, Edge, Graph, Node, build, commit_key, file_key
+from tusk_lineage.domain.graph import Direction, Graph, commit_key, file_key
 
 
 async def resolve_commit(deps: Deps, repo: str, ref: str) -> store.CommitRow:
@@ -57,8 +57,8 @@ async def file_graph(deps: Deps, c: store.CommitRow, path: str, direction: Direc
             raise NotFound(f"{path} is {state}: {c.repo}@{c.commit}", repo=c.repo, commit=c.commit, path=path)
         rows = await queries.file_walk(conn, c.lane, path, c.seq, direction, depth)
         codes = await queries.codes(conn, sorted({r["job"] for r in rows}))
-    root = Node(key=file_key(c.commit, path), kind="file", repo=c.repo, commit=c.commit, path=path,
-                content_id=version["content_id"], size=version["size"])  # fmt: skip
+    root = wl.LineageNode(key=file_key(c.commit, path), kind="file", repo=c.repo, commit=c.commit, path=path,
+                          content_id=version["content_id"], size=version["size"])  # fmt: skip
     return queries.graph_from_file_rows(rows, root, direction, depth, codes)
 
 
@@ -77,35 +77,5 @@ async def commit_set(deps: Deps, req: wl.CommitSetLineage) -> wl.LineageReply:
     return reply(g, req.format)
 
 
-def to_wire(g: Graph) -> wl.LineageGraph:
-    return wl.LineageGraph.model_validate(render.to_dict(g))
-
-
 def reply(g: Graph, fmt: str) -> wl.LineageReply:
-    return wl.LineageReply(graph=to_wire(g), rendered=None if fmt == "json" else render.render(g, fmt))
-
-
-def node_to_wire(n: Node) -> wl.LineageNode:
-    return wl.LineageNode.model_validate(render.node_dict(n))
-
-
-def to_wire_code(code: Code | None, pipeline: str) -> wl.PipelineVersionRef:
-    if code is None:
-        return wl.PipelineVersionRef(pipeline=pipeline, version=0)
-    return wl.PipelineVersionRef(pipeline=code.pipeline, version=code.version, spec_hash=code.spec_hash,
-                                 transform_hash=code.transform_hash, cmd=list(code.cmd), image=code.image,
-                                 image_digest=code.image_digest)  # fmt: skip
-
-
-def from_wire(graph: wl.LineageGraph) -> Graph:
-    """The domain graph of a wire answer."""
-    nodes = []
-    for n in graph.nodes:
-        data = n.model_dump(exclude={"pipeline_version"})
-        pv = n.pipeline_version
-        code = None if pv is None else Code(pv.pipeline, pv.version, pv.spec_hash, pv.transform_hash, tuple(pv.cmd),
-                                            pv.image, pv.image_digest)  # fmt: skip
-        nodes.append(Node(**data, code=code))
-    edges = [Edge(e.src, e.dst, e.kind) for e in graph.edges]
-    return build(nodes, edges, root=graph.root, direction=graph.direction, depth_limit=graph.depth,
-                 truncated=graph.truncated)  # fmt: skip
+    return wl.LineageReply(graph=g.to_wire(), rendered=None if fmt == "json" else render.render(g, fmt))

@@ -9,12 +9,12 @@ commit leaves nothing, and the redelivery does it all.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from tusk_common.errors import NotFound
+from tusk_common.errors import NotFound, Unavailable
 from tusk_common.events import (
     CloudEvent,
     CommitFinished,
@@ -29,7 +29,6 @@ from tusk_common.events import (
     parse_event,
 )
 from tusk_common.outbox import enqueue
-from tusk_common.wire.pipelines import JobInfo
 from tusk_lineage import translate
 from tusk_lineage.adapters import queries, store
 from tusk_lineage.deps import Deps
@@ -64,12 +63,32 @@ class Projector:
 
     # ------------------------------------------------------------ commits
 
+    async def _await_parent(self, ce: CloudEvent, ev: CommitStarted | CommitFinished) -> None:
+        """Raise `Unavailable` (the event comes back later) while a new commit's parent is not in the graph
+        yet, for a while after the event: after a restart, JetStream redelivers the unacknowledged
+        events of the dead consumer only when their ack_wait ends, while later ones already arrive, and
+        a commit placed before its parent would start a lane of its own (every file a new version at
+        it). A parent that never comes (its events expired, the commit was deleted) stops being waited
+        for once the event is older than `parent_wait`."""
+        if ev.parent is None:
+            return
+        settings = self.deps.settings
+        wait = settings.parent_wait if settings.parent_wait is not None else 2 * settings.ack_wait
+        if (datetime.now(UTC) - ce.time).total_seconds() >= wait:
+            return
+        async with self.deps.pool.acquire() as conn:
+            if await store.commit_known(conn, ev.commit) or await store.commit_known(conn, ev.parent):
+                return
+        raise Unavailable(f"commit {ev.commit} waits for its parent {ev.parent} to be seen", commit=ev.commit)
+
     async def _commit_started(self, ce: CloudEvent, ev: CommitStarted) -> None:
+        await self._await_parent(ce, ev)
         async with self.deps.pool.acquire() as conn, conn.transaction():
             if await store.mark_applied(conn, ce.id, ev.KIND):
                 await store.upsert_commit(conn, translate.commit_from_event(ev, ce.time))
 
     async def _commit_finished(self, ce: CloudEvent, ev: CommitFinished) -> None:
+        await self._await_parent(ce, ev)
         async with self.deps.pool.acquire() as conn, conn.transaction():
             row = await store.upsert_commit(conn, translate.commit_from_event(ev, ce.time))
         changes = [] if row.recorded else await self.deps.sources.changes(ev.repo, ev.commit, full=row.needs_full_listing)
@@ -114,7 +133,7 @@ class Projector:
             await store.upsert_job(conn, translate.job_from_created(ev, ce.time))
             em = self.deps.emitter
             if em is not None:
-                code = await _code(conn, ev.pipeline, ev.pipeline_version)
+                code = await queries.code(conn, ev.pipeline, ev.pipeline_version)
                 trigger = (ev.trigger_repo, ev.trigger_commit) if ev.trigger_repo and ev.trigger_commit else None
                 event = ol.start_event(em, job=ev.job, pipeline=ev.pipeline, version=ev.pipeline_version,
                                        commit_set=ev.commit_set, at=ce.time, trigger=trigger,
@@ -122,11 +141,6 @@ class Projector:
                 await store.enqueue_openlineage(conn, [event], self.deps.settings.openlineage_max_queue)
 
     async def _job_finished(self, ce: CloudEvent, ev: JobFinished) -> None:
-        info: JobInfo | None
-        try:
-            info = await self.deps.sources.inspect_job(ev.pipeline, ev.job)
-        except NotFound:
-            info = None  # the pipeline was deleted: the event alone tells less (no input commits)
         facts = await self._ensure_version(ev.pipeline, ev.pipeline_version)
         carried = await self._carried(ev)
         async with self.deps.pool.acquire() as conn, conn.transaction():
@@ -134,8 +148,7 @@ class Projector:
                 return
             for f in facts:
                 await store.upsert_pipeline_version(conn, f)
-            job = translate.job_from_finished(ev, ce.time, info)
-            await store.upsert_job(conn, job)
+            await store.upsert_job(conn, translate.job_from_finished(ev, ce.time))
             done = await store.attach_job(conn, ev.job, carried)
             if done is None:
                 return
@@ -172,21 +185,20 @@ class Projector:
             em, job=ev.job, pipeline=ev.pipeline, version=ev.pipeline_version, commit_set=ev.commit_set, at=at,
             state=ev.state, reason=ev.reason, inputs=inputs, output_repo=ev.output_repo,  # type: ignore[arg-type]
             output_commit=ev.output_commit, files=files, total_files=total,
-            code=await _code(conn, ev.pipeline, ev.pipeline_version),
+            code=await queries.code(conn, ev.pipeline, ev.pipeline_version),
         )  # fmt: skip
         await store.enqueue_openlineage(conn, [event], self.deps.settings.openlineage_max_queue)
 
     # ------------------------------------------------------------ datums
 
     async def _datum_done(self, ce: CloudEvent, ev: DatumDone) -> None:
-        try:
-            info = await self.deps.sources.inspect_datum(ev.pipeline, ev.job, ev.datum_id)
-        except NotFound:
-            log.info("lineage.datum_gone", pipeline=ev.pipeline, job=ev.job, datum=ev.datum_id)
-            return  # its pipeline or job was deleted: nothing to link it to
-        inputs = await self.deps.sources.datum_inputs(info)
+        if ev.datum_hash is None:
+            # From a worker older than `DatumDone.inputs`: a rebuild reads this run from the scheduler.
+            log.warning("lineage.datum_without_inputs", pipeline=ev.pipeline, job=ev.job, datum=ev.datum_id)
+            return
+        inputs = await self.deps.sources.task_inputs(ev.inputs)
         outputs = await self.deps.sources.outputs(ev.outputs, ev.outputs_ref)
-        run = translate.run_from_datum(info, inputs, outputs, state=ev.state)
+        run = translate.run_from_datum(ev, inputs, outputs)
         async with self.deps.pool.acquire() as conn, conn.transaction():
             if not await store.mark_applied(conn, ce.id, ev.KIND):
                 return
@@ -196,11 +208,3 @@ class Projector:
             if job is not None and job["attached"]:
                 await store.attach_job(conn, ev.job)  # a result redelivered after its job was attached
 
-
-async def _code(conn: Any, pipeline: str, version: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM pipeline_versions WHERE pipeline = $1 AND version = $2", pipeline, version)
-    if row is None:
-        return None
-    code = {"specHash": row["spec_hash"], "transformHash": row["transform_hash"], "cmd": list(row["cmd"] or []),
-            "image": row["image"]}  # fmt: skip
-    return {k: v for k, v in code.items() if v not in (None, [])}

@@ -34,18 +34,16 @@ async def plan(deps: Deps, req: wl.Reproduce) -> wl.ReproducePlan:
             jobs = [k for k in adj.get(node.key, ()) if g.nodes[k].kind == "job"]
             for jk in jobs:
                 job = g.nodes[jk]
+                pv = job.pipeline_version or wl.PipelineVersionRef(pipeline=job.pipeline or "", version=0)
                 spec = await conn.fetchval(
-                    "SELECT spec FROM pipeline_versions WHERE pipeline = $1 AND version = $2",
-                    job.pipeline, job.code.version if job.code else -1,
-                )  # fmt: skip
-                inputs = [g.nodes[k] for k in adj.get(jk, ())]
+                    "SELECT spec FROM pipeline_versions WHERE pipeline = $1 AND version = $2", pv.pipeline, pv.version
+                )
                 steps.append(wl.ReproduceStep(
                     repo=node.repo or "", commit=node.commit or "", commit_set=node.commit_set or "",
-                    job=job.job or "", job_state=job.state,
-                    pipeline_version=graphs.to_wire_code(job.code, job.pipeline or ""),
-                    inputs=[graphs.node_to_wire(n) for n in inputs], spec=spec,
+                    job=job.job or "", job_state=job.state, pipeline_version=pv,
+                    inputs=[g.nodes[k] for k in adj.get(jk, ())], spec=spec,
                 ))  # fmt: skip
-    roots = [graphs.node_to_wire(n) for n in g.roots() if n.kind == "commit"]
+    roots = [n for n in g.roots() if n.kind == "commit"]
     out = wl.ReproducePlan(repo=c.repo, commit=c.commit, user_commit=not steps, steps=steps, roots=roots)
     if req.run:
         if not steps:
@@ -84,7 +82,7 @@ async def rerun(deps: Deps, step: wl.ReproduceStep, *, keep: bool, wait: float) 
     if step.spec is None:
         raise NotFound(
             f"the spec of {step.pipeline_version.pipeline} version {step.pipeline_version.version} is unknown"
-            " (the scheduler's RPC returns only the current version's spec)", pipeline=step.pipeline_version.pipeline,
+            " (its pipeline was deleted before the lineage service read it)", pipeline=step.pipeline_version.pipeline,
         )  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     name = f"{step.pipeline_version.pipeline[:50]}-r{tag}"

@@ -18,6 +18,10 @@ class LineageSettings(ServiceSettings):
     ack_wait: float = Field(30.0, gt=0, description="seconds an event may be in flight before it is redelivered")
     consume_max_deliver: int = Field(2000, ge=1, description="deliveries of one event before it is given up")
     consume_retry_delay: float = Field(1.0, gt=0, description="seconds before a failed event is redelivered")
+    parent_wait: float | None = Field(
+        None, ge=0,
+        description="seconds after a commit's event that it waits for its parent's events (default: twice ack_wait)",
+    )
     rpc_timeout: float = Field(30.0, gt=0, description="seconds a versioning or scheduler call may take")
     lookups: int = Field(16, ge=1, le=256, description="versioning/scheduler calls at once per event")
     list_page: int = Field(10_000, ge=1, le=10_000, description="files or commits per listing page")

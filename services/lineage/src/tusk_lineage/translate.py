@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tusk_common.events import CommitFinished, CommitStarted, JobCreated, JobFinished
+from tusk_common.events import CommitFinished, CommitStarted, DatumDone, JobCreated, JobFinished
 from tusk_common.wire import pipelines as w
 from tusk_common.wire import versioning as v
+from tusk_common.wire.lineage import PipelineVersionRef
 from tusk_lineage.domain.facts import (
     CommitFact,
     InputFile,
@@ -38,25 +39,26 @@ def commit_from_info(c: v.CommitInfo) -> CommitFact:
     )  # fmt: skip
 
 
+def code(pipeline: str, version: int, spec: dict[str, Any] | None, *, spec_hash: str | None = None,
+         transform_hash: str | None = None) -> PipelineVersionRef:  # fmt: skip
+    """A pipeline version's code: its hashes, and the cmd, image and pinned image digest of its spec."""
+    transform: dict[str, Any] = dict((spec or {}).get("transform") or {})
+    image = transform.get("image")
+    return PipelineVersionRef(pipeline=pipeline, version=version, spec_hash=spec_hash, transform_hash=transform_hash,
+                              cmd=list(transform.get("cmd") or ()), image=image, image_digest=w.image_digest(image))  # fmt: skip
+
+
 def pipeline_versions(info: w.PipelineInfo) -> list[PipelineVersionFact]:
-    """Every version the scheduler lists; only the current one comes with its spec (the RPC gives no other)."""
-    transform: dict[str, Any] = dict(info.spec.get("transform") or {})
-    current = PipelineVersionFact(
-        pipeline=info.name, version=info.version, cmd=tuple(transform.get("cmd") or ()),
-        image=transform.get("image"), spec=info.spec,
-    )  # fmt: skip
+    """Every version the scheduler lists (asked with `history`: each comes with its own spec)."""
     out = []
     for pv in info.versions:
-        if pv.version == info.version:
-            out.append(PipelineVersionFact(
-                pipeline=info.name, version=pv.version, spec_hash=pv.spec_hash, transform_hash=pv.transform_hash,
-                cmd=current.cmd, image=current.image, spec=info.spec, created_at=pv.created_at,
-            ))  # fmt: skip
-        else:
-            out.append(PipelineVersionFact(pipeline=info.name, version=pv.version, spec_hash=pv.spec_hash,
-                                           transform_hash=pv.transform_hash, created_at=pv.created_at))  # fmt: skip
-    if not any(f.version == info.version for f in out):
-        out.append(current)
+        spec = pv.spec if pv.spec is not None else info.spec if pv.version == info.version else None
+        out.append(PipelineVersionFact(
+            code(info.name, pv.version, spec, spec_hash=pv.spec_hash, transform_hash=pv.transform_hash),
+            spec=spec, created_at=pv.created_at,
+        ))  # fmt: skip
+    if not any(f.code.version == info.version for f in out):
+        out.append(PipelineVersionFact(code(info.name, info.version, info.spec), spec=info.spec))
     return out
 
 
@@ -68,15 +70,13 @@ def job_from_created(ev: JobCreated, at: datetime) -> JobFact:
     )  # fmt: skip
 
 
-def job_from_finished(ev: JobFinished, at: datetime, info: w.JobInfo | None) -> JobFact:
+def job_from_finished(ev: JobFinished, at: datetime) -> JobFact:
+    """The job as its event tells it (trigger, output branch and creation time came with `job.created`)."""
     return JobFact(
         job=ev.job, pipeline=ev.pipeline, pipeline_version=ev.pipeline_version, commit_set=ev.commit_set,
-        state=ev.state, reason=ev.reason, output_repo=ev.output_repo,
-        output_branch=info.output_branch if info else None, output_commit=ev.output_commit,
-        trigger_repo=info.trigger.repo if info and info.trigger else None,
-        trigger_commit=info.trigger.commit if info and info.trigger else None,
-        inputs=tuple(JobInputFact(i.repo, i.branch, i.commit) for i in info.inputs) if info else None,
-        created_at=info.created_at if info else None, finished_at=at,
+        state=ev.state, reason=ev.reason, output_repo=ev.output_repo, output_commit=ev.output_commit,
+        inputs=None if ev.inputs is None else tuple(JobInputFact(i.repo, i.branch, i.commit) for i in ev.inputs),
+        finished_at=at,
     )  # fmt: skip
 
 
@@ -91,7 +91,9 @@ def job_from_info(info: w.JobInfo) -> JobFact:
     )  # fmt: skip
 
 
-def run_from_datum(d: w.DatumInfo, inputs: tuple[InputFile, ...], outputs: dict[str, tuple[str, int]] | None,
-                   *, state: str | None = None) -> RunFact:  # fmt: skip
-    return RunFact(job=d.job, pipeline=d.pipeline, datum_id=d.datum_id, datum_hash=d.datum_hash,
-                   state=state or d.state, inputs=inputs, outputs=outputs)  # fmt: skip
+def run_from_datum(d: w.DatumInfo | DatumDone, inputs: tuple[InputFile, ...],
+                   outputs: dict[str, tuple[str, int]] | None) -> RunFact:  # fmt: skip
+    """A processed datum, from its `datum.done` event (live) or the scheduler's record (rebuild)."""
+    assert d.datum_hash is not None
+    return RunFact(job=d.job, pipeline=d.pipeline, datum_id=d.datum_id, datum_hash=d.datum_hash, state=d.state,
+                   inputs=inputs, outputs=outputs)  # fmt: skip

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from tusk_common.wire.lineage import LineageNode as Node
+from tusk_common.wire.lineage import PipelineVersionRef
 from tusk_lineage.domain import render
-from tusk_lineage.domain.graph import Code, Graph, Node, datum_key, file_key
+from tusk_lineage.domain.graph import Graph, datum_key, file_key
 
 
 def _file(commit: str, path: str, repo: str = "r") -> Node:
@@ -21,7 +23,7 @@ def chain(n: int) -> Graph:
         g.add_node(_file("c0", f"/{i}"))
     for i in range(1, n + 1):
         d = Node(key=datum_key(f"j{i}", "d"), kind="datum", pipeline=f"p{i}", job=f"j{i}", datum_id="d",
-                 code=Code(f"p{i}", 1, cmd=("sh",)))  # fmt: skip
+                 pipeline_version=PipelineVersionRef(pipeline=f"p{i}", version=1, cmd=["sh"]))  # fmt: skip
         g.add_node(d)
         g.add_edge(file_key("c0", f"/{i}"), d.key, "made_by")
         g.add_edge(d.key, file_key("c0", f"/{i - 1}"), "read")

@@ -16,6 +16,8 @@ from tusk_scheduler.deps import Deps
 from tusk_scheduler.driver import Driver, Sweeper
 from tusk_scheduler.entrypoints import consumers
 from tusk_scheduler.entrypoints.rpc import handlers
+from tusk_scheduler.metrics import SchedulerMetrics
+from tusk_scheduler.pipelines import sync_repo_users
 from tusk_scheduler.settings import SchedulerSettings
 
 NAME = "scheduler"
@@ -53,6 +55,9 @@ async def build(ctx: ServiceContext) -> Scheduler:
         versioning=Versioning(bus, timeout=settings.rpc_timeout, page=settings.list_page),
         tasks=TaskQueue(bus, ack_wait=settings.datum_ack_wait), store=store, box=SecretBox(settings.secret_key),
     )  # fmt: skip
+    deps.metrics = SchedulerMetrics(ctx.registry, pool, bus,
+                                    durables=[consumers.COMMITS_DURABLE, consumers.DATUMS_DURABLE])  # fmt: skip
+    ctx.on_scrape(deps.metrics.refresh)
     driver = Driver(deps)
     deps.kick = driver.kick
     ctx.stack.push_async_callback(driver.close)
@@ -65,13 +70,16 @@ async def build(ctx: ServiceContext) -> Scheduler:
                            stopping=ctx.stopping, batch=64),
         name="commits-consumer",
     )  # fmt: skip
+    # One message per fetch: several pullers fetching batches from one durable consumer hold each
+    # delivered message until the other pullers' requests expire (up to the 1 s fetch timeout).
     for i in range(settings.datum_consumers):
         ctx.spawn(
             bus.consume_events(consumers.DATUMS_DURABLE, consumers.on_datum(deps),
-                               kinds=["datum.done", "datum.failed"], stopping=ctx.stopping, batch=32),
+                               kinds=["datum.done", "datum.failed"], stopping=ctx.stopping, batch=1),
             name=f"datums-consumer-{i}",
         )  # fmt: skip
     ctx.spawn(sweeper.run(ctx.stopping), name="sweeper")
     ctx.spawn(cron.run(ctx.stopping), name="cron")
+    ctx.spawn(sync_repo_users(deps, ctx.stopping), name="repo-users-sync")
     await bus.serve(handlers(deps))
     return Scheduler(deps, driver, sweeper, cron)

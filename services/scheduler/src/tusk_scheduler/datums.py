@@ -14,7 +14,7 @@ from tusk_common.events import DatumDone, DatumFailed
 from tusk_common.wire.pipelines import DatumInfo, DatumList
 from tusk_common.wire.versioning import FileContent
 from tusk_scheduler.adapters import catalog
-from tusk_scheduler.blobs import get_json
+from tusk_scheduler.blobs import get_json, put_json
 from tusk_scheduler.deps import Deps
 from tusk_scheduler.jobs import require_job
 from tusk_scheduler.records import datum_info
@@ -63,13 +63,33 @@ async def _settle(deps: Deps, job_id: str, datum_id: str, state: str, **f: Any) 
 
 
 async def list_datums(deps: Deps, pipeline: str, job: str, state: str | None, limit: int,
-                      cursor: str | None) -> DatumList:  # fmt: skip
+                      cursor: str | None, *, outputs: bool = False) -> DatumList:  # fmt: skip
     async with deps.pool.acquire() as conn:
         row = await require_job(conn, pipeline, job)
         rows = await catalog.list_datums(conn, row["id"], state=state, limit=limit + 1, after=cursor)
     page = rows[:limit]
-    return DatumList(datums=[datum_info(r, pipeline) for r in page],
-                     next_cursor=page[-1]["datum_id"] if len(rows) > limit else None)  # fmt: skip
+    infos = [datum_info(r, pipeline) for r in page]
+    if outputs:
+        infos = await _with_outputs(deps, page, infos)
+    return DatumList(datums=infos, next_cursor=page[-1]["datum_id"] if len(rows) > limit else None)
+
+
+async def _with_outputs(deps: Deps, rows: list[Any], infos: list[DatumInfo]) -> list[DatumInfo]:
+    """Each datum's output manifest: inline while the reply holds at most `inline_outputs` files in all,
+    the others as JSON in the chunk store (as a worker does in datum.done), so a reply stays small."""
+    budget = deps.settings.inline_outputs
+    out = []
+    for r, info in zip(rows, infos, strict=True):
+        manifest: dict[str, Any] | None = r["outputs"]
+        if manifest is None:
+            out.append(info)
+        elif len(manifest) <= budget:
+            budget -= len(manifest)
+            inline = {p: FileContent.model_validate(c) for p, c in manifest.items()}
+            out.append(info.model_copy(update={"outputs": inline}))
+        else:
+            out.append(info.model_copy(update={"outputs_ref": await put_json(deps.store, manifest)}))
+    return out
 
 
 async def _find(conn: Any, job_id: str, datum: str) -> Any:
@@ -83,10 +103,12 @@ async def _find(conn: Any, job_id: str, datum: str) -> Any:
     return found[0]
 
 
-async def inspect_datum(deps: Deps, pipeline: str, job: str, datum: str) -> DatumInfo:
+async def inspect_datum(deps: Deps, pipeline: str, job: str, datum: str, *, outputs: bool = False) -> DatumInfo:
     async with deps.pool.acquire() as conn:
         row = await require_job(conn, pipeline, job)
-        return datum_info(await _find(conn, row["id"], datum), pipeline)
+        found = await _find(conn, row["id"], datum)
+    info = datum_info(found, pipeline)
+    return (await _with_outputs(deps, [found], [info]))[0] if outputs else info
 
 
 async def restart_datum(deps: Deps, pipeline: str, job: str, datum: str) -> DatumInfo:

@@ -12,6 +12,7 @@ from tusk_common.store import ChunkStore
 from tusk_scheduler.adapters.secretbox import SecretBox
 from tusk_scheduler.adapters.tasks import TaskQueue
 from tusk_scheduler.adapters.versioning import Versioning
+from tusk_scheduler.metrics import SchedulerMetrics
 from tusk_scheduler.settings import SchedulerSettings
 
 SOURCE = "tusk-scheduler"
@@ -29,3 +30,4 @@ class Deps:
     # Asks the pipeline's driver to look at it again (set by the composition root).
     kick: Callable[[str], None] = field(default=lambda _name: None)
     source: str = SOURCE
+    metrics: SchedulerMetrics | None = None

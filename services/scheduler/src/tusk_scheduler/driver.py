@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
 import structlog
 
 from tusk_common.errors import TuskError
@@ -19,6 +20,7 @@ from tusk_scheduler import lifecycle
 from tusk_scheduler.adapters import catalog
 from tusk_scheduler.adapters.locks import pipeline_lock
 from tusk_scheduler.deps import Deps
+from tusk_scheduler.domain.dag import upstream_pipelines
 from tusk_scheduler.domain.units import parse_duration
 
 log = structlog.get_logger(__name__)
@@ -88,6 +90,14 @@ class Driver:
             if after is None or after == before:
                 return
 
+    async def _upstream_busy(self, conn: asyncpg.Connection, pipeline: str, commit_set: str) -> bool:
+        """Whether a pipeline upstream still works on the commit set (so this job would read a stale side)."""
+        upstream = upstream_pipelines(await catalog.all_inputs(conn), pipeline)
+        busy = await catalog.upstream_busy(conn, commit_set, sorted(upstream))
+        if busy is not None:
+            log.debug("driver.waits_for_upstream", pipeline=pipeline, commit_set=commit_set, upstream=busy)
+        return busy is not None
+
     async def _steps(self, pipeline: str) -> None:
         deps = self.deps
         while True:
@@ -102,6 +112,8 @@ class Driver:
                     nxt = await catalog.next_created_job(conn, pipeline)
                     if nxt is None:
                         return
+                    if await self._upstream_busy(conn, pipeline, nxt["commit_set"]):
+                        return  # the last upstream output commit of the set kicks us again
                     job = await catalog.move_job(conn, nxt["id"], "created", "starting")
                     if job is None:
                         continue

@@ -14,6 +14,7 @@ import structlog
 from tusk_common.errors import Conflict, Invalid, NotFound, Unavailable
 from tusk_common.events import CommitFinished, JobCreated
 from tusk_common.outbox import enqueue
+from tusk_common.tracing import carried
 from tusk_common.wire.pipelines import JOB_TERMINAL, CommitSetStatus, JobInfo, JobList
 from tusk_scheduler import lifecycle
 from tusk_scheduler.adapters import catalog
@@ -39,7 +40,8 @@ async def create_job(
         return None
     job_id = new_id()
     row = await catalog.insert_job(conn, job_id, p, commit_set=commit_set or job_id, trigger=trigger,
-                                   trigger_error=trigger_error, trigger_time=trigger_time)  # fmt: skip
+                                   trigger_error=trigger_error, trigger_time=trigger_time,
+                                   trace_context=carried())  # fmt: skip
     if row is None:
         return None
     await enqueue(conn, JobCreated(
@@ -56,7 +58,7 @@ async def on_commit_finished(deps: Deps, ev: CommitFinished, at: datetime) -> li
         producer = await catalog.job_of_output(conn, ev.commit)
         # An output commit belongs to the commit set of its job, whatever versioning recorded.
         commit_set = producer["commit_set"] if producer is not None else ev.commit_set
-        if not await catalog.see_commit(conn, ev.commit, ev.repo, commit_set):
+        if not await catalog.see_commit(conn, ev.commit, ev.repo, commit_set, ev.branch):
             return []  # redelivered
         if ev.branch is None:
             return []
@@ -65,6 +67,11 @@ async def on_commit_finished(deps: Deps, ev: CommitFinished, at: datetime) -> li
         readers = await catalog.readers_of(conn, ev.repo, ev.branch, since=at)
         made = []
         for name in readers:
+            if await catalog.created_job_in_set(conn, name, commit_set) is not None:
+                # One job per pipeline and commit set (Pachyderm's rule): a diamond's second side joins
+                # the job its first side made, which waits for both and reads this commit as well.
+                made.append(name)
+                continue
             row = await create_job(conn, deps, name, commit_set=commit_set,
                                    trigger=(ev.repo, ev.branch, ev.commit), trigger_error=ev.error,
                                    trigger_time=at)  # fmt: skip

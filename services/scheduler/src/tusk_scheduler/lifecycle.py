@@ -8,6 +8,7 @@ recomputed against the open commit, and every state move is a conditional UPDATE
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from tusk_scheduler.deps import Deps
 from tusk_scheduler.domain.incremental import PreviousDatum, merge_outputs, plan
 from tusk_scheduler.domain.spec import spec_from_dict
 from tusk_scheduler.planning import TaskBuilder, Trees, datum_inputs, expand, input_branches, load_trees
+from tusk_scheduler.tracing import job_step
 
 log = structlog.get_logger(__name__)
 NOTIFY_JOBS = "tusk_scheduler_jobs"
@@ -36,7 +38,7 @@ def finished_event(job: Any) -> JobFinished:
         commit_set=job["commit_set"], state=job["state"], reason=job["reason"], output_repo=job["pipeline"],
         output_commit=job["output_commit"], datums_total=job["total"], datums_processed=job["processed"],
         datums_skipped=job["skipped"], datums_failed=job["failed"], datums_recovered=job["recovered"],
-        duration_seconds=max(0.0, duration),
+        duration_seconds=max(0.0, duration), inputs=[JobInput.model_validate(i) for i in job["inputs"] or []],
     )  # fmt: skip
 
 
@@ -50,6 +52,8 @@ async def end_job(deps: Deps, job: Any, state: str, reason: str | None, *, frm: 
         await enqueue(conn, finished_event(done), source=deps.source)
         await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_JOBS, job["id"])
     log.info("job.finished", pipeline=job["pipeline"], job=job["id"], state=state, reason=reason)
+    if deps.metrics is not None:
+        deps.metrics.job_finished(done)
     return done
 
 
@@ -78,22 +82,41 @@ async def open_output_commit(deps: Deps, job: Any) -> str:
     raise Conflict(f"the output branch {repo}@{branch} keeps having an open commit", repo=repo, branch=branch)
 
 
+@job_step("start")
 async def start_job(deps: Deps, job: Any) -> None:
     async with deps.pool.acquire() as conn:
         version = await catalog.get_version(conn, job["pipeline"], job["pipeline_version"])
     assert version is not None
     spec = spec_from_dict(version["spec"])
+
+    async def read_inputs() -> tuple[list[JobInput], list[str], Trees | None]:
+        inputs, problems = await resolve_inputs(deps, job, input_branches(spec.input))
+        return inputs, problems, None if problems else await load_trees(deps.versioning, inputs)
+
+    async def previous_records() -> list[Any]:
+        async with deps.pool.acquire() as conn:
+            base = await catalog.base_job(conn, job["pipeline"], job["seq"])
+            return list(await catalog.datum_records(conn, base["id"])) if base is not None else []
+
+    # Opening the output commit, listing the input trees (two versioning calls) and reading the previous
+    # job's datums are independent: made at once they cost one wait, not three (this is on the path from
+    # a commit to its first datum running). The output commit is recorded before any other error is raised.
+    opening = open_output_commit(deps, job) if job["output_commit"] is None else _nothing()
+    output, read, earlier = await asyncio.gather(opening, read_inputs(), previous_records(), return_exceptions=True)
     if job["output_commit"] is None:
-        try:
-            output = await open_output_commit(deps, job)
-        except NotFound as exc:
-            await end_job(deps, job, "failure", f"cannot open the output commit: {exc.message}", frm=("starting",))
+        if isinstance(output, NotFound):
+            await end_job(deps, job, "failure", f"cannot open the output commit: {output.message}", frm=("starting",))
             return
+        if isinstance(output, BaseException):
+            raise output
         async with deps.pool.acquire() as conn:
             await catalog.set_job_fields(conn, job["id"], output_commit=output)
-            job = await catalog.get_job(conn, job["id"])
-
-    inputs, problems = await resolve_inputs(deps, job, input_branches(spec.input))
+        job = {**dict(job), "output_commit": output}  # the row as it now is: the driver's lock keeps it so
+    if isinstance(read, BaseException):
+        raise read
+    if isinstance(earlier, BaseException):
+        raise earlier
+    inputs, problems, trees = read
     if problems:
         reason = "an input commit failed: " + "; ".join(problems)
         await deps.versioning.finish_commit(job["pipeline"], job["output_commit"], error=reason)
@@ -102,11 +125,9 @@ async def start_job(deps: Deps, job: Any) -> None:
         await end_job(deps, job, "unrunnable", reason, frm=("starting",))
         return
 
-    trees = await load_trees(deps.versioning, inputs)
+    assert trees is not None
     datums = expand(spec, version, trees)
-    async with deps.pool.acquire() as conn:
-        base = await catalog.base_job(conn, job["pipeline"], job["seq"])
-        records = await catalog.datum_records(conn, base["id"]) if base is not None else []
+    records = earlier
     previous = {r["datum_id"]: PreviousDatum(r["datum_hash"], r["state"], {}) for r in records}
     by_id = {r["datum_id"]: r for r in records}
     decided = plan(datums, previous, spec.reprocess_spec)
@@ -133,6 +154,10 @@ async def start_job(deps: Deps, job: Any) -> None:
         await send_tasks(deps, moved, version, trees, [(d, 0) for d in decided.run])
 
 
+async def _nothing() -> None:
+    return None
+
+
 class JobMoved(Exception):
     """The job moved on (it was killed) while a step ran: the step's result is dropped."""
 
@@ -147,6 +172,15 @@ async def resolve_inputs(deps: Deps, job: Any, branches: list[tuple[str, str]]) 
             inputs.append(JobInput(repo=repo, branch=branch, commit=job["trigger_commit"]))
             if job["trigger_error"]:
                 problems.append(f"{repo}@{job['trigger_commit']}: {job['trigger_error']}")
+            continue
+        async with deps.pool.acquire() as conn:
+            in_set = await catalog.set_commit(conn, job["commit_set"], repo, branch)
+        if in_set is not None:
+            # The branch moved in this job's commit set too (the other side of a diamond): read that commit.
+            commit = await deps.versioning.inspect_commit(repo, in_set)
+            inputs.append(JobInput(repo=repo, branch=branch, commit=commit.id))
+            if commit.error:
+                problems.append(f"{repo}@{commit.id}: {commit.error}")
             continue
         head = await deps.versioning.finished_head(repo, branch)
         inputs.append(JobInput(repo=repo, branch=branch, commit=head.id if head else None))
@@ -173,9 +207,15 @@ async def resend_tasks(deps: Deps, job: Any) -> None:
     """Send the tasks of datums still waiting to be sent (after a crash, or `restart datum`)."""
     async with deps.pool.acquire() as conn:
         unsent = await catalog.unsent_datums(conn, job["id"])
-        if not unsent:
-            return
+    if unsent:  # mostly none: the driver asks at every look at a running job, and a span each would be noise
+        await _resend(deps, job, unsent)
+
+
+@job_step("resend")
+async def _resend(deps: Deps, job: Any, unsent: list[Any]) -> None:
+    async with deps.pool.acquire() as conn:
         version = await catalog.get_version(conn, job["pipeline"], job["pipeline_version"])
+    assert version is not None
     spec = spec_from_dict(version["spec"])
     inputs = [JobInput.model_validate(i) for i in job["inputs"]]
     trees = await load_trees(deps.versioning, inputs)
@@ -187,6 +227,7 @@ async def resend_tasks(deps: Deps, job: Any) -> None:
 # ---------------------------------------------------------------- finish
 
 
+@job_step("finish")
 async def finish_job(deps: Deps, job: Any) -> None:
     """Merge the outputs of every current datum into the output commit and finish it."""
     async with deps.pool.acquire() as conn:
@@ -231,6 +272,7 @@ async def write_outputs(deps: Deps, job: Any, desired: dict[str, FileContent]) -
 # ---------------------------------------------------------------- kill
 
 
+@job_step("kill")
 async def kill_job(deps: Deps, job: Any, reason: str, state: str = "killed") -> Any | None:
     """End a job that has not finished; its output commit is finished as failed."""
     if job["output_commit"] is not None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets as pysecrets
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from tusk_common.errors import AlreadyExists, Conflict, Invalid, NotFound
+from tusk_common.errors import AlreadyExists, Conflict, Invalid, NotFound, TuskError
 from tusk_common.events import PipelineCreated, PipelineDeleted, PipelineUpdated
 from tusk_common.outbox import enqueue
 from tusk_common.wire.pipelines import (
@@ -96,6 +98,7 @@ async def _create(deps: Deps, spec: PipelineSpec) -> CreatePipelineReply:
     await deps.versioning.create_repo(name, spec.description or f"output of pipeline {name}")
     repos, branches = _inputs(spec)
     try:
+        await deps.versioning.set_repo_users(name, repos, name)
         async with deps.pool.acquire() as conn, conn.transaction():
             await catalog.insert_pipeline(conn, name, input_repos=repos, inputs=branches,
                                           output_branch=spec.output_branch)  # fmt: skip
@@ -107,6 +110,7 @@ async def _create(deps: Deps, spec: PipelineSpec) -> CreatePipelineReply:
             await enqueue(conn, PipelineCreated(pipeline=name, version=1, spec_hash=spec.spec_hash(),
                                                 input_repos=repos, output_repo=name), source=deps.source)  # fmt: skip
     except BaseException:
+        await deps.versioning.set_repo_users(name, [], None)
         await deps.versioning.delete_repo(name)
         raise
     await deps.tasks.ensure_consumer(name, spec.parallelism)
@@ -144,6 +148,7 @@ async def _update(deps: Deps, spec: PipelineSpec, existing: Any, req: CreatePipe
     for cron in cron_inputs(spec.input):
         await deps.versioning.ensure_repo(cron.repo, f"cron ticks of pipeline {name} ({cron.spec})")
     repos, branches = _inputs(spec)
+    await deps.versioning.set_repo_users(name, repos, name)
     async with deps.pool.acquire() as conn, conn.transaction():
         current = await catalog.get_pipeline(conn, name, lock=True)
         if current is None:
@@ -251,8 +256,34 @@ async def delete_pipeline(deps: Deps, name: str, *, keep_repo: bool, force: bool
             await catalog.delete_pipeline(conn, name)
             await enqueue(conn, PipelineDeleted(pipeline=name, kept_repo=keep_repo), source=deps.source)
     await deps.tasks.drop(name)
+    await deps.versioning.set_repo_users(name, [], None)
     if not keep_repo:
         await deps.versioning.delete_repo(name)
         for cron in cron_inputs(spec.input):
             await deps.versioning.delete_repo(cron.repo)
     log.info("pipeline.deleted", pipeline=name)
+
+
+async def sync_repo_users(deps: Deps, stopping: asyncio.Event, *, retry: float = 2.0) -> None:
+    """Tell versioning, once at start-up, which repos every pipeline reads and writes (pipelines made
+    before versioning kept track, or while a `set_users` call was lost). Retries while versioning is away."""
+    async with deps.pool.acquire() as conn:
+        pipelines = await catalog.all_inputs(conn)
+    pending = dict(sorted(pipelines.items()))
+    while pending and not stopping.is_set():
+        for name, repos in list(pending.items()):
+            try:
+                await deps.versioning.set_repo_users(name, sorted(repos), name)
+            except NotFound as exc:  # an input repo was deleted by force: record what still exists
+                log.warning("pipeline.repo_missing", pipeline=name, error=exc.message)
+                alive = [r for r in sorted(repos) if await deps.versioning.repo_exists(r)]
+                out = name if await deps.versioning.repo_exists(name) else None
+                await deps.versioning.set_repo_users(name, alive, out)
+            except TuskError as exc:
+                if not exc.retryable:
+                    raise
+                break
+            del pending[name]
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), retry)

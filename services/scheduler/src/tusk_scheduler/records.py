@@ -57,7 +57,7 @@ def datum_info(r: Row, pipeline: str) -> DatumInfo:
 def version_info(r: Row) -> PipelineVersion:
     return PipelineVersion(
         version=r["version"], spec_hash=r["spec_hash"], transform_hash=r["transform_hash"],
-        created_at=r["created_at"], reprocess=r["reprocess"], keep_outputs=r["keep_outputs"],
+        created_at=r["created_at"], reprocess=r["reprocess"], keep_outputs=r["keep_outputs"], spec=_json(r["spec"]),
     )  # fmt: skip
 
 

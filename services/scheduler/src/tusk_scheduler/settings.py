@@ -22,6 +22,9 @@ class SchedulerSettings(ServiceSettings):
     list_page: int = Field(10_000, ge=1, le=10_000, description="files per ListFiles page")
     put_batch: int = Field(5_000, ge=1, le=10_000, description="output changes per PutFiles call")
     inline_files: int = Field(200, ge=0, description="input files carried in a task before they go to the store")
+    inline_outputs: int = Field(
+        1_000, ge=0, description="output files one datum list/inspect reply carries inline (the rest by reference)"
+    )
     sweep_interval: float = Field(2.0, gt=0, description="seconds between looks for stalled pipelines")
     cron_interval: float = Field(1.0, gt=0, description="seconds between looks for due cron ticks")
     datum_consumers: int = Field(4, ge=1, le=64, description="concurrent handlers of datum events")

@@ -6,7 +6,13 @@ import pytest
 from pipelinekit import pfs, spec
 
 from tusk_common.errors import Invalid
-from tusk_scheduler.domain.dag import check_no_cycle, downstream, input_repos, topological_order
+from tusk_scheduler.domain.dag import (
+    check_no_cycle,
+    downstream,
+    input_repos,
+    topological_order,
+    upstream_pipelines,
+)
 
 
 def test_input_repos_collects_every_repo_at_any_depth():
@@ -73,3 +79,11 @@ def test_downstream_lists_every_pipeline_a_commit_triggers_in_order():
     assert downstream(pipelines, "raw") == ["clean", "stats", "report"]
     assert downstream(pipelines, "stats") == ["report"]
     assert downstream(pipelines, "nothing") == []
+
+
+def test_upstream_pipelines_are_every_pipeline_feeding_one_through_any_path():
+    dag = {"b": {"a"}, "b2": {"b"}, "c": {"a"}, "d": {"b2", "c", "raw"}, "x": {"b"}}
+    assert upstream_pipelines(dag, "d") == {"b", "b2", "c"}
+    assert upstream_pipelines(dag, "b") == set()  # `a` is a user repo
+    assert upstream_pipelines(dag, "x") == {"b"}
+    assert upstream_pipelines(dag, "missing") == set()

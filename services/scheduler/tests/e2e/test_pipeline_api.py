@@ -108,6 +108,13 @@ async def test_cli_commands_drive_pipelines(stack: Stack, url: str, tmp_path: Pa
         code, out = cli("logs", "-p", "cli")
         assert code == 0 and "from-cli" in out
         assert cli("update", "pipeline", "-f", str(spec_file), "--reprocess")[0] == 0
+        code, out = cli("inspect", "pipeline", "cli", "--history")
+        assert code == 0 and "TRANSFORM" in out and re.search(r"^2 .*True", out, re.M) and re.search(r"^1 ", out, re.M)
+        code, out = cli("inspect", "pipeline", "cli", "--version", "1")
+        assert code == 0 and "Version: 1 (current: 2)" in out and "Cmd: sh -c echo from-cli;" in out
+        code, out = cli("--json", "inspect", "pipeline", "cli", "--version", "1")
+        assert json.loads(out)["spec"]["transform"]["cmd"] == ["sh", "-c", "echo from-cli; cp -r /pfs/in/. /pfs/out/"]
+        assert cli("inspect", "pipeline", "cli", "--version", "9")[0] == 1
         assert cli("stop", "pipeline", "cli")[0] == 0
         assert cli("start", "pipeline", "cli")[0] == 0
         assert cli("delete", "pipeline", "cli")[0] == 0

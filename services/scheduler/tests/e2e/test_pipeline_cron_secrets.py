@@ -45,7 +45,7 @@ async def test_cron_overwrite_keeps_only_the_latest_tick(stack: Stack):
     assert len(await stack.files("latest_tick")) == 1
 
 
-async def test_secrets_are_injected_but_never_shown(stack: Stack):
+async def test_secrets_are_injected_but_never_shown(stack: Stack, capfd: pytest.CaptureFixture[str]):
     doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tracker"}, "type": "Opaque",
            "data": {"token": base64.b64encode(TOKEN.encode()).decode()}, "stringData": {"url": "http://mlflow:5000"}}
     info = await stack.call(w.CreateSecret(secret=doc))
@@ -81,6 +81,12 @@ async def test_secrets_are_injected_but_never_shown(stack: Stack):
         logs,
     ]
     assert all(TOKEN not in json.dumps(s.model_dump(mode="json")) for s in shown)
+    # Nor in the services' own logs (here in this process, on its stdout): they logged the job that ran
+    # with the secret, and never the value, plain or base64.
+    out, err = capfd.readouterr()
+    service_logs = out + err
+    assert "datum.finished" in service_logs and job.id in service_logs
+    assert TOKEN not in service_logs and base64.b64encode(TOKEN.encode()).decode() not in service_logs
     with pytest.raises(NotFound):  # values only go to workers of a running job
         await stack.call(w.ResolveSecrets(job=job.id))
     with pytest.raises(Conflict, match="used by pipeline"):

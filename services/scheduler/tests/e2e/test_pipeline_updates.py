@@ -46,6 +46,11 @@ async def test_updates_reprocess_when_the_code_changes_and_keep_outputs_when_ask
     info = await stack.call(w.InspectPipeline(name="up", history=True))
     assert info.version == 5 and [v.version for v in info.versions] == [5, 4, 3, 2, 1]
     assert info.versions[0].reprocess and info.versions[1].keep_outputs
+    # Every version keeps its own spec: what ran in any past job can be read back.
+    assert [v.spec and v.spec["transform"]["cmd"] for v in info.versions] == [
+        upper(s)["transform"]["cmd"] for s in (".v4", ".v4", ".v3", "", "")]  # fmt: skip
+    assert info.versions[3].spec and info.versions[3].spec["description"] == "shouting"
+    assert info.versions[0].spec == info.spec
     assert info.description == "" and info.last_job and info.last_job.id == job.id
 
 

@@ -15,6 +15,7 @@ from tusk_common.store import ChunkStore, StoreMetrics, open_object_store
 from tusk_worker.executor import Executor, Tools
 from tusk_worker.jobs import FinishedJobs
 from tusk_worker.logship import LogShipper
+from tusk_worker.metrics import WorkerMetrics
 from tusk_worker.puller import Puller
 from tusk_worker.runners import Runner, open_runner
 from tusk_worker.settings import WorkerSettings
@@ -59,6 +60,7 @@ async def build(ctx: ServiceContext) -> Worker:
                          interval=settings.log_flush_interval)  # fmt: skip
     tools = Tools(settings=settings, bus=bus, store=store, runner=runner, shipper=shipper, jobs=jobs, name=name)
     puller = Puller(bus, Executor(tools), settings)
+    tools.metrics = WorkerMetrics(ctx.registry, slots=settings.concurrency, busy=lambda: puller.busy)
     ctx.spawn(shipper.run(ctx.stopping), name="log-shipper")
     ctx.spawn(puller.run(ctx.stopping), name="puller")
 

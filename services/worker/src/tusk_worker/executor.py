@@ -26,8 +26,10 @@ from tusk_common.wire.pipelines import DatumTask, LogLine, ResolveSecrets, Secre
 from tusk_worker.environment import transform_env
 from tusk_worker.jobs import FinishedJobs
 from tusk_worker.logship import LogShipper, Redactor
+from tusk_worker.metrics import WorkerMetrics
 from tusk_worker.runners import Outcome, Runner, Slot
 from tusk_worker.settings import WorkerSettings
+from tusk_worker.tracing import describe, step
 from tusk_worker.workspace import collect, materialize
 
 log = structlog.get_logger(__name__)
@@ -42,6 +44,7 @@ class Tools:
     shipper: LogShipper
     jobs: FinishedJobs
     name: str
+    metrics: WorkerMetrics | None = None
 
 
 class DatumError(Exception):
@@ -64,6 +67,7 @@ class Executor:
             return
         delivered = msg.metadata.num_delivered or 1
         structlog.contextvars.bind_contextvars(job=task.job, datum=task.datum_id[:12])
+        describe(task)
         if delivered > self.t.settings.max_deliveries:
             event: Event = DatumFailed(
                 pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, attempts=0,
@@ -110,6 +114,8 @@ class Executor:
                 await self.t.bus.publish_event(event, source=f"tusk-worker/{self.t.name}", event_id=event_id)
                 await msg.ack()
                 log.info("datum.finished", state=getattr(event, "state", "failed"))
+                if self.t.metrics is not None:
+                    self.t.metrics.datum_finished(event)
                 return
             except Unavailable as exc:
                 if pause is None:
@@ -123,7 +129,7 @@ class Executor:
         redact = Redactor(v for keys in values.values() for v in keys.values())
         mounts = tuple(s.mount_path for s in task.transform.secrets if s.mount_path)
         async with self.t.runner.slot(mounts) as slot:
-            got = await materialize(self.t.store, slot, task)
+            got = await step("download", materialize(self.t.store, slot, task))
             secret_env, secret_dirs = await _place_secrets(slot, task, values)
             env = transform_env(task, slot, secret_env, secret_dirs)
             tr = task.transform
@@ -139,7 +145,7 @@ class Executor:
                 outcome = await self._run(slot, task, attempt, argv, env, cwd, stdin, redact)
                 spent += outcome.seconds
                 if outcome.code in accept:
-                    col = await collect(self.t.store, slot, got.files)
+                    col = await step("upload", collect(self.t.store, slot, got.files))
                     for path in col.skipped:
                         self._system(task, attempt, f"output {path} was not stored: not a regular file inside /pfs")
                     return await self._done(task, "success", attempt, col.outputs, got, spent, col)
@@ -165,8 +171,8 @@ class Executor:
                                        attempt=attempt, stream=stream,  # type: ignore[arg-type]
                                        ts=datetime.now(UTC), message=redact(text)))  # fmt: skip
 
-        return await slot.run(argv, env, cwd, stdin, on_line, timeout=task.datum_timeout,
-                              kill_grace=self.t.settings.kill_grace, max_line=self.t.settings.max_line)  # fmt: skip
+        return await step("process", slot.run(argv, env, cwd, stdin, on_line, timeout=task.datum_timeout,
+                          kill_grace=self.t.settings.kill_grace, max_line=self.t.settings.max_line))  # fmt: skip
 
     def _system(self, task: DatumTask, attempt: int, text: str) -> None:
         self.t.shipper.add(LogLine(pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, attempt=attempt,
@@ -182,6 +188,7 @@ class Executor:
         return DatumDone(
             pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, state=state,  # type: ignore[arg-type]
             attempts=attempts, generation=task.generation, outputs=outputs, outputs_ref=ref, worker=self.t.name,
+            datum_hash=task.datum_hash, inputs=task.inputs,  # the exact files it read, for lineage
             download_seconds=got.seconds, process_seconds=spent, upload_seconds=col.seconds if col else 0.0,
             download_bytes=got.bytes, upload_bytes=col.bytes if col else 0,
         )  # fmt: skip

@@ -19,6 +19,7 @@ from tusk_common.subjects import DATUMS_STREAM, event_subject
 from tusk_common.wire.pipelines import WORKER_CONSUMER_PREFIX
 from tusk_worker.executor import Executor
 from tusk_worker.settings import WorkerSettings
+from tusk_worker.tracing import datum_span
 
 log = structlog.get_logger(__name__)
 
@@ -45,11 +46,11 @@ class Puller:
         sub = await self.bus.nc.subscribe(event_subject("pipeline.>"), cb=on_pipeline_event)
         try:
             while not stopping.is_set():
+                self._refresh.clear()  # before the look, so a pipeline event during it is not lost
                 try:
                     await self._sync(stopping)
                 except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
                     log.warning("puller.refresh_failed", error=str(exc))
-                self._refresh.clear()
                 waiters = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(self._refresh.wait())}
                 await asyncio.wait(waiters, timeout=self.settings.refresh_interval,
                                    return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
@@ -64,7 +65,7 @@ class Puller:
             await self._drain()
 
     async def _sync(self, stopping: asyncio.Event) -> None:
-        infos = await self.bus.js.consumers_info(DATUMS_STREAM)
+        infos = await self.bus.consumers(DATUMS_STREAM)  # all pages: more than 256 pipelines
         present = {}
         for info in infos:
             name = info.name or info.config.durable_name or ""
@@ -111,7 +112,8 @@ class Puller:
 
     async def _handle(self, msg: Any, ack_wait: float) -> None:
         try:
-            await self.executor.handle(msg, ack_wait)
+            with datum_span(msg):
+                await self.executor.handle(msg, ack_wait)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -43,18 +43,22 @@ async def materialize(store: ChunkStore, slot: Slot, task: DatumTask, *, paralle
     for inp in task.inputs:
         base = slot.pfs_dir / inp.name
         files = inp.files if inp.files_ref is None else await load_files(store, inp.files_ref)
-        await asyncio.to_thread(base.mkdir, parents=True, exist_ok=True)
+        if not files:  # otherwise each file's own step makes its directories
+            await asyncio.to_thread(base.mkdir, parents=True, exist_ok=True)
         for f in files:
             todo.append((base / f.path.lstrip("/"), f.content, inp.empty_files))
     gate = asyncio.Semaphore(parallel)
 
     async def one(path: Path, content: FileContent, empty: bool) -> None:
         async with gate:
-            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-            if empty:
-                await asyncio.to_thread(path.write_bytes, b"")
+            if empty or content.size <= READ_BLOCK:
+                # A small file is one thread hop (directory and bytes): a trivial datum is mostly hops.
+                data = b"" if empty else await _read_all(store, content)
+                await asyncio.to_thread(_put, path, data)
             else:
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
                 await _write(store, path, content)
+            if not empty:
                 done.bytes += content.size
             done.files[path] = content
 
@@ -63,13 +67,19 @@ async def materialize(store: ChunkStore, slot: Slot, task: DatumTask, *, paralle
     return done
 
 
+async def _read_all(store: ChunkStore, content: FileContent) -> bytes:
+    data = bytearray()
+    async for block in store.read(content):
+        data += block
+    return bytes(data)
+
+
+def _put(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 async def _write(store: ChunkStore, path: Path, content: FileContent) -> None:
-    if content.size <= READ_BLOCK:
-        data = bytearray()
-        async for block in store.read(content):
-            data += block
-        await asyncio.to_thread(path.write_bytes, bytes(data))
-        return
     fh = await asyncio.to_thread(open, path, "wb")
     try:
         async for block in store.read(content):
@@ -146,7 +156,18 @@ def _resolve(path: Path, slot: Slot, pfs_real: str) -> Path | None:
     return Path(real)
 
 
+def _read_small(path: Path, limit: int) -> bytes | None:
+    """The whole file if it is shorter than `limit` bytes, else None."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit)
+    return data if len(data) < limit else None
+
+
 async def _store(store: ChunkStore, path: Path) -> FileContent:
+    # A file below the minimum chunk size is one chunk: read in one hop, hashed and put in one more.
+    small = await asyncio.to_thread(_read_small, path, store.settings.chunk_min)
+    if small is not None:
+        return await store.write_small(small)
     fh = await asyncio.to_thread(open, path, "rb")
     try:
         async with store.writer() as w:

@@ -10,21 +10,12 @@ Commit level: `commit_edges` forwards or backwards.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
-from tusk_lineage.domain.graph import (
-    Code,
-    Direction,
-    Graph,
-    Node,
-    commit_key,
-    datum_key,
-    file_key,
-    job_key,
-)
+from tusk_common.wire.lineage import LineageNode, PipelineVersionRef
+from tusk_lineage.domain.graph import Direction, Graph, commit_key, datum_key, file_key, job_key
 from tusk_lineage.domain.openlineage import FileLink
 
 NEVER = 2_147_483_647
@@ -145,38 +136,48 @@ async def commit_set_rows(conn: asyncpg.Connection, commit_set: str) -> tuple[li
 # ---------------------------------------------------------------- details of the nodes reached
 
 
-async def commit_nodes(conn: asyncpg.Connection, commits: Sequence[str]) -> dict[str, Node]:
+async def commit_nodes(conn: asyncpg.Connection, commits: Sequence[str]) -> dict[str, LineageNode]:
     rows = await conn.fetch("SELECT * FROM commits WHERE commit_id = ANY($1::text[])", list(set(commits)))
-    return {r["commit_id"]: Node(
+    return {r["commit_id"]: LineageNode(
         key=commit_key(r["commit_id"]), kind="commit", repo=r["repo"], commit=r["commit_id"], branch=r["branch"],
         commit_set=r["commit_set"], origin=r["origin"], state=r["state"], error=r["error"],
     ) for r in rows}  # fmt: skip
 
 
-async def job_nodes(conn: asyncpg.Connection, jobs: Sequence[str]) -> dict[str, Node]:
+async def job_nodes(conn: asyncpg.Connection, jobs: Sequence[str]) -> dict[str, LineageNode]:
     rows = await conn.fetch(
-        "SELECT j.*, v.spec_hash, v.transform_hash, v.cmd, v.image FROM jobs j"
+        "SELECT j.*, v.spec_hash, v.transform_hash, v.cmd, v.image, v.image_digest FROM jobs j"
         " LEFT JOIN pipeline_versions v ON v.pipeline = j.pipeline AND v.version = j.pipeline_version"
         " WHERE j.id = ANY($1::text[])",
         list(set(jobs)),
     )  # fmt: skip
-    return {r["id"]: Node(
+    return {r["id"]: LineageNode(
         key=job_key(r["id"]), kind="job", pipeline=r["pipeline"], job=r["id"], state=r["state"],
-        commit_set=r["commit_set"], error=r["reason"] if r["state"] != "success" else None, code=_code(r),
+        commit_set=r["commit_set"], error=r["reason"] if r["state"] != "success" else None,
+        pipeline_version=_code(r, r["pipeline_version"]),
     ) for r in rows}  # fmt: skip
 
 
-def _code(r: Any) -> Code:
-    return Code(pipeline=r["pipeline"], version=r["pipeline_version"], spec_hash=r["spec_hash"],
-                transform_hash=r["transform_hash"], cmd=tuple(r["cmd"] or ()), image=r["image"])  # fmt: skip
+def _code(r: Any, version: int) -> PipelineVersionRef:
+    return PipelineVersionRef(pipeline=r["pipeline"], version=version, spec_hash=r["spec_hash"],
+                              transform_hash=r["transform_hash"], cmd=r["cmd"] or [], image=r["image"],
+                              image_digest=r["image_digest"])  # fmt: skip
 
 
-async def codes(conn: asyncpg.Connection, jobs: Sequence[str]) -> dict[str, Code]:
-    return {k: n.code for k, n in (await job_nodes(conn, jobs)).items() if n.code is not None}
+async def codes(conn: asyncpg.Connection, jobs: Sequence[str]) -> dict[str, PipelineVersionRef]:
+    """The pipeline version each job ran."""
+    nodes = await job_nodes(conn, jobs)
+    return {k: n.pipeline_version for k, n in nodes.items() if n.pipeline_version is not None}
 
 
-def graph_from_file_rows(rows: Sequence[Any], root: Node, direction: Direction, depth: int,
-                         code_of: dict[str, Code]) -> Graph:  # fmt: skip
+async def code(conn: asyncpg.Connection, pipeline: str, version: int) -> PipelineVersionRef | None:
+    """One pipeline version's code, if it is recorded."""
+    r = await conn.fetchrow("SELECT * FROM pipeline_versions WHERE pipeline = $1 AND version = $2", pipeline, version)
+    return None if r is None else _code(r, version)
+
+
+def graph_from_file_rows(rows: Sequence[Any], root: LineageNode, direction: Direction, depth: int,
+                         code_of: dict[str, PipelineVersionRef]) -> Graph:  # fmt: skip
     """Nodes and edges of a file walk (rows from `file_walk`)."""
     g = Graph(root=root.key, direction=direction, depth_limit=depth)
     g.add_node(root)
@@ -184,9 +185,9 @@ def graph_from_file_rows(rows: Sequence[Any], root: Node, direction: Direction, 
         if r["depth"] > depth:
             g.truncated = True
             continue
-        run = Node(key=datum_key(r["job"], r["datum_id"]), kind="datum", pipeline=r["pipeline"], job=r["job"],
-                   datum_id=r["datum_id"], datum_hash=r["datum_hash"], code=code_of.get(r["job"]),
-                   depth=(2 * r["depth"] - 1))  # fmt: skip
+        run = LineageNode(key=datum_key(r["job"], r["datum_id"]), kind="datum", pipeline=r["pipeline"],
+                          job=r["job"], datum_id=r["datum_id"], datum_hash=r["datum_hash"],
+                          pipeline_version=code_of.get(r["job"]), depth=(2 * r["depth"] - 1))  # fmt: skip
         o_key = file_key(r["o_commit"], r["o_path"])
         i_key = file_key(r["i_commit"], r["i_path"])
         if direction == "upstream":
@@ -197,18 +198,18 @@ def graph_from_file_rows(rows: Sequence[Any], root: Node, direction: Direction, 
             o_depth, i_depth = 2 * r["depth"], 2 * (r["depth"] - 1)
             if r["depth"] == 1:
                 i_key = root.key
-        g.add_node(Node(key=o_key, kind="file", repo=r["o_repo"], commit=r["o_commit"], path=r["o_path"],
-                        content_id=r["o_content"], size=r["o_size"], depth=o_depth))  # fmt: skip
-        g.add_node(Node(key=i_key, kind="file", repo=r["i_repo"], commit=r["i_commit"], path=r["i_path"],
-                        content_id=r["i_content"], size=r["i_size"], depth=i_depth))  # fmt: skip
+        g.add_node(LineageNode(key=o_key, kind="file", repo=r["o_repo"], commit=r["o_commit"], path=r["o_path"],
+                               content_id=r["o_content"], size=r["o_size"], depth=o_depth))  # fmt: skip
+        g.add_node(LineageNode(key=i_key, kind="file", repo=r["i_repo"], commit=r["i_commit"], path=r["i_path"],
+                               content_id=r["i_content"], size=r["i_size"], depth=i_depth))  # fmt: skip
         g.add_node(run)
         g.add_edge(o_key, run.key, "made_by")
         g.add_edge(run.key, i_key, "read")
     return g
 
 
-def add_commit_rows(g: Graph, rows: Sequence[Any], depth: int, commits: dict[str, Node],
-                    jobs: dict[str, Node]) -> None:  # fmt: skip
+def add_commit_rows(g: Graph, rows: Sequence[Any], depth: int, commits: dict[str, LineageNode],
+                    jobs: dict[str, LineageNode]) -> None:  # fmt: skip
     """Commit-level edges (output -made_by-> job -input-> input commit) into `g`."""
     for r in rows:
         if r["depth"] > depth:
@@ -221,14 +222,14 @@ def add_commit_rows(g: Graph, rows: Sequence[Any], depth: int, commits: dict[str
         up = g.direction != "downstream"
         g.add_node(_at(out, 2 * (d - 1) if up else 2 * d))
         g.add_node(_at(inp, 2 * d if up else 2 * (d - 1)))
-        jnode = jobs.get(r["job"]) or Node(key=job_key(r["job"]), kind="job", job=r["job"])
+        jnode = jobs.get(r["job"]) or LineageNode(key=job_key(r["job"]), kind="job", job=r["job"])
         g.add_node(_at(jnode, 2 * d - 1))
         g.add_edge(out.key, jnode.key, "made_by")
         g.add_edge(jnode.key, inp.key, "input")
 
 
-def _at(n: Node, depth: int) -> Node:
-    return replace(n, depth=depth)
+def _at(n: LineageNode, depth: int) -> LineageNode:
+    return n.model_copy(update={"depth": depth})
 
 
 async def job_files(conn: asyncpg.Connection, job: str, limit: int) -> tuple[list[FileLink], int]:

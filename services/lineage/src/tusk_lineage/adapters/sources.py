@@ -115,9 +115,6 @@ class Sources:
 
     # ------------------------------------------------------------ scheduler
 
-    async def inspect_job(self, pipeline: str, job: str) -> w.JobInfo:
-        return await self.call(w.InspectJob(pipeline=pipeline, job=job))
-
     async def inspect_datum(self, pipeline: str, job: str, datum: str) -> w.DatumInfo:
         return await self.call(w.InspectDatum(pipeline=pipeline, job=job, datum=datum))
 
@@ -138,17 +135,20 @@ class Sources:
                 return out
 
     async def list_datums(self, pipeline: str, job: str) -> list[w.DatumInfo]:
+        """Every datum of a job, with its output manifest."""
         out: list[w.DatumInfo] = []
         cursor: str | None = None
         while True:
-            page = await self.call(w.ListDatums(pipeline=pipeline, job=job, limit=self._page, cursor=cursor))
+            page = await self.call(w.ListDatums(pipeline=pipeline, job=job, limit=min(self._page, 1000),
+                                                cursor=cursor, outputs=True))  # fmt: skip
             out.extend(page.datums)
             cursor = page.next_cursor
             if not cursor:
                 return out
 
     async def datum_inputs(self, datum: w.DatumInfo) -> tuple[InputFile, ...]:
-        """The exact files a datum read: everything below each input's match, at the input's commit."""
+        """The exact files a datum read, from the scheduler's record of it (rebuild): everything below each
+        input's match, at the input's commit (what its task listed)."""
 
         async def one(i: w.DatumInputInfo) -> list[InputFile]:
             if i.commit is None:
@@ -159,20 +159,37 @@ class Sources:
         parts = await asyncio.gather(*(one(i) for i in datum.inputs))
         return tuple(f for part in parts for f in part)
 
+    async def task_inputs(self, inputs: Sequence[w.TaskInput]) -> tuple[InputFile, ...]:
+        """The exact files a datum read, as its task (and so its `datum.done`) listed them: inline, or a long
+        list by reference to the chunk store."""
+
+        async def one(i: w.TaskInput) -> list[InputFile]:
+            if i.commit is None:
+                return []
+            if i.files_ref is None:
+                return [InputFile(i.name, i.repo, i.commit, f.path, f.content.id, f.content.size) for f in i.files]
+            listed: list[dict[str, Any]] = await self._json(i.files_ref, "a datum's input files")
+            return [InputFile(i.name, i.repo, i.commit, f["path"], f["content"]["id"], int(f["content"].get("size", 0)))
+                    for f in listed]  # fmt: skip
+
+        parts = await asyncio.gather(*(one(i) for i in inputs))
+        return tuple(f for part in parts for f in part)
+
     # ------------------------------------------------------------ chunk store
 
-    async def outputs(self, inline: dict[str, v.FileContent], ref: v.FileContent | None) -> dict[str, tuple[str, int]]:
-        """A datum's output manifest: inline, or the JSON the worker stored in the chunk store."""
+    async def outputs(self, inline: dict[str, v.FileContent] | None, ref: v.FileContent | None
+                      ) -> dict[str, tuple[str, int]] | None:  # fmt: skip
+        """A datum's output manifest: inline, or the JSON a worker or the scheduler stored in the chunk
+        store; None when neither is given (a datum record without outputs)."""
         if ref is None:
-            return {p: (c.id, c.size) for p, c in inline.items()}
+            return None if inline is None else {p: (c.id, c.size) for p, c in inline.items()}
+        raw: dict[str, Any] = await self._json(ref, "a datum's outputs")
+        return {p: (c["id"], int(c.get("size", 0))) for p, c in raw.items()}
+
+    async def _json(self, ref: v.FileContent, what: str) -> Any:
         if self._store is None:
-            raise NotFound("the datum's outputs are in the chunk store, which this service cannot read")
+            raise NotFound(f"{what} are in the chunk store, which this service cannot read")
         data = bytearray()
         async for block in self._store.read(ref):
             data += block
-        raw: dict[str, Any] = json.loads(bytes(data))
-        return {p: (c["id"], int(c.get("size", 0))) for p, c in raw.items()}
-
-
-def job_inputs(info: w.JobInfo) -> Sequence[tuple[str, str, str | None]]:
-    return [(i.repo, i.branch, i.commit) for i in info.inputs]
+        return json.loads(bytes(data))

@@ -66,6 +66,10 @@ async def mark_applied(conn: asyncpg.Connection, event_id: str, kind: str) -> bo
 # ---------------------------------------------------------------- commits
 
 
+async def commit_known(conn: asyncpg.Connection, commit: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM commits WHERE commit_id = $1)", commit))
+
+
 async def upsert_commit(conn: asyncpg.Connection, f: CommitFact) -> CommitRow:
     """Insert the commit (placing it in its parent's lane when it continues it) or move it to finished."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "tusk-lineage-commit:" + f.commit)
@@ -121,16 +125,18 @@ async def record_versions(conn: asyncpg.Connection, c: CommitRow, changes: Seque
 
 
 async def upsert_pipeline_version(conn: asyncpg.Connection, f: PipelineVersionFact) -> None:
+    c = f.code
     await conn.execute(
-        "INSERT INTO pipeline_versions (pipeline, version, spec_hash, transform_hash, cmd, image, spec, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pipeline, version) DO UPDATE SET"
+        "INSERT INTO pipeline_versions (pipeline, version, spec_hash, transform_hash, cmd, image, image_digest, spec,"
+        " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, version) DO UPDATE SET"
         " spec_hash = coalesce(pipeline_versions.spec_hash, EXCLUDED.spec_hash),"
         " transform_hash = coalesce(pipeline_versions.transform_hash, EXCLUDED.transform_hash),"
         " cmd = CASE WHEN pipeline_versions.cmd = '[]'::jsonb THEN EXCLUDED.cmd ELSE pipeline_versions.cmd END,"
         " image = coalesce(pipeline_versions.image, EXCLUDED.image),"
+        " image_digest = coalesce(pipeline_versions.image_digest, EXCLUDED.image_digest),"
         " spec = coalesce(pipeline_versions.spec, EXCLUDED.spec),"
         " created_at = coalesce(pipeline_versions.created_at, EXCLUDED.created_at)",
-        f.pipeline, f.version, f.spec_hash, f.transform_hash, list(f.cmd), f.image, f.spec, f.created_at,
+        c.pipeline, c.version, c.spec_hash, c.transform_hash, c.cmd, c.image, c.image_digest, f.spec, f.created_at,
     )  # fmt: skip
 
 

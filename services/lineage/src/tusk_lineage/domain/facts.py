@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tusk_common.wire.lineage import PipelineVersionRef
+
 
 @dataclass(frozen=True, slots=True)
 class CommitFact:
@@ -36,12 +38,7 @@ class FileChange:
 
 @dataclass(frozen=True, slots=True)
 class PipelineVersionFact:
-    pipeline: str
-    version: int
-    spec_hash: str | None = None
-    transform_hash: str | None = None
-    cmd: tuple[str, ...] = ()
-    image: str | None = None
+    code: PipelineVersionRef  # pipeline, version, spec hash, transform hash, cmd, image (and its digest)
     spec: dict[str, object] | None = None  # the canonical spec, when it could be read for this version
     created_at: datetime | None = None
 

@@ -8,73 +8,32 @@ Edges always point from what was derived to what it came from:
 so "upstream" follows edges forwards and "downstream" follows them backwards. Provenance cannot have
 cycles (an output commit is always newer than its inputs), but every walk keeps a visited set anyway, so a
 corrupt store can only make an answer wrong, never make it loop.
+
+Nodes, edges and pipeline versions are the wire values of the lineage contract themselves
+(`tusk_common.wire.lineage`): one definition, so an answer needs no translation on its way out.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Literal
 
-NodeKind = Literal["commit", "file", "datum", "job"]
-EdgeKind = Literal["input", "made_by", "read"]
-Direction = Literal["upstream", "downstream"]
+from tusk_common.wire.lineage import Direction, EdgeKind, LineageEdge, LineageGraph, LineageNode, NodeKind
 
 
-@dataclass(frozen=True, slots=True)
-class Code:
-    """The pipeline version that made an output: what `tusk reproduce` needs to run it again."""
-
-    pipeline: str
-    version: int
-    spec_hash: str | None = None
-    transform_hash: str | None = None
-    cmd: tuple[str, ...] = ()
-    image: str | None = None
-    image_digest: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """A node of the graph; `key` is unique and stable (see the `*_key` functions)."""
-
-    key: str
-    kind: NodeKind
-    depth: int = 0
-    repo: str | None = None
-    commit: str | None = None
-    branch: str | None = None
-    path: str | None = None
-    content_id: str | None = None
-    size: int | None = None
-    commit_set: str | None = None
-    origin: str | None = None
-    state: str | None = None
-    error: str | None = None
-    pipeline: str | None = None
-    job: str | None = None
-    datum_id: str | None = None
-    datum_hash: str | None = None
-    code: Code | None = None
-
-    def label(self) -> str:
-        """A short human label: `repo@commit:/path`, `repo@commit`, `pipeline v2 datum 1a2b…`."""
-        if self.kind == "file":
-            return f"{self.repo}@{self.commit}:{self.path}"
-        if self.kind == "commit":
-            return f"{self.repo}@{self.commit}"
-        version = f" v{self.code.version}" if self.code else ""
-        if self.kind == "datum":
-            return f"{self.pipeline}{version} datum {(self.datum_id or '')[:12]} (job {(self.job or '')[:12]})"
-        return f"{self.pipeline}{version} job {self.job}"
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    src: str  # derived
-    dst: str  # came from
-    kind: EdgeKind
+def label(node: LineageNode) -> str:
+    """A short human label: `repo@commit:/path`, `repo@commit`, `pipeline v2 datum 1a2b…`."""
+    if node.kind == "file":
+        return f"{node.repo}@{node.commit}:{node.path}"
+    if node.kind == "commit":
+        return f"{node.repo}@{node.commit}"
+    pv = node.pipeline_version
+    version = f" v{pv.version}" if pv else ""
+    if node.kind == "datum":
+        return f"{node.pipeline}{version} datum {(node.datum_id or '')[:12]} (job {(node.job or '')[:12]})"
+    return f"{node.pipeline}{version} job {node.job}"
 
 
 def commit_key(commit: str) -> str:
@@ -97,34 +56,29 @@ def job_key(job: str) -> str:
 class Graph:
     """A provenance graph being built or read; nodes keep the smallest depth they were reached at."""
 
-    nodes: dict[str, Node] = field(default_factory=dict)
-    edges: dict[tuple[str, str, EdgeKind], Edge] = field(default_factory=dict)
+    nodes: dict[str, LineageNode] = field(default_factory=dict)
+    edges: dict[tuple[str, str, EdgeKind], LineageEdge] = field(default_factory=dict)
     root: str | None = None
     direction: Direction | Literal["both"] = "upstream"
     depth_limit: int = 0
     truncated: bool = False
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: LineageNode) -> LineageNode:
         old = self.nodes.get(node.key)
         if old is None:
             self.nodes[node.key] = node
             return node
+        merged = _merge(old, node)
         if node.depth < old.depth:
-            self.nodes[node.key] = merged = replace(_merge(old, node), depth=node.depth)
-            return merged
-        self.nodes[node.key] = merged = _merge(old, node)
+            merged = merged.model_copy(update={"depth": node.depth})
+        self.nodes[node.key] = merged
         return merged
 
     def add_edge(self, src: str, dst: str, kind: EdgeKind) -> None:
         if src == dst:
             raise ValueError(f"an edge from {src} to itself would be a cycle")
-        self.edges.setdefault((src, dst, kind), Edge(src, dst, kind))
-
-    def out_edges(self, key: str) -> list[Edge]:
-        return [e for e in self.edges.values() if e.src == key]
-
-    def in_edges(self, key: str) -> list[Edge]:
-        return [e for e in self.edges.values() if e.dst == key]
+        if (src, dst, kind) not in self.edges:
+            self.edges[(src, dst, kind)] = LineageEdge(src=src, dst=dst, kind=kind)
 
     def adjacency(self, direction: Direction) -> dict[str, list[str]]:
         """Neighbours of each node in walk order (`upstream`: inputs; `downstream`: outputs)."""
@@ -138,9 +92,9 @@ class Graph:
 
     def _sort_key(self, key: str) -> tuple[str, str]:
         node = self.nodes.get(key)
-        return (node.label() if node else key, key)
+        return (label(node) if node else key, key)
 
-    def walk(self, start: str, direction: Direction, depth: int | None = None) -> Iterator[tuple[Node, int]]:
+    def walk(self, start: str, direction: Direction, depth: int | None = None) -> Iterator[tuple[LineageNode, int]]:
         """Breadth-first from `start`: every node reachable within `depth` hops, each once, with its hop
         count (nodes the store left out of `nodes` are skipped)."""
         adj = self.adjacency(direction)
@@ -162,20 +116,28 @@ class Graph:
         keep = {n.key: d for n, d in self.walk(start, direction, depth)}
         out = Graph(root=start, direction=direction, depth_limit=depth or 0)
         for key, d in keep.items():
-            out.nodes[key] = replace(self.nodes[key], depth=d)
+            out.nodes[key] = self.nodes[key].model_copy(update={"depth": d})
         for k, e in self.edges.items():
             if e.src in keep and e.dst in keep:
                 out.edges[k] = e
         return out
 
-    def roots(self) -> list[Node]:
+    def roots(self) -> list[LineageNode]:
         """Nodes nothing points to from below: with `upstream` edges, the sources (user data)."""
         has_inputs = {e.src for e in self.edges.values()}
         return sorted((n for n in self.nodes.values() if n.key not in has_inputs and n.kind in ("commit", "file")),
-                      key=lambda n: n.label())  # fmt: skip
+                      key=label)  # fmt: skip
 
-    def of_kind(self, kind: NodeKind) -> list[Node]:
-        return sorted((n for n in self.nodes.values() if n.kind == kind), key=lambda n: (n.depth, n.label()))
+    def of_kind(self, kind: NodeKind) -> list[LineageNode]:
+        return sorted((n for n in self.nodes.values() if n.kind == kind), key=lambda n: (n.depth, label(n)))
+
+    def to_wire(self) -> LineageGraph:
+        """The answer: nodes by depth, kind and label; edges sorted."""
+        return LineageGraph(
+            root=self.root, direction=self.direction, depth=self.depth_limit, truncated=self.truncated,
+            nodes=sorted(self.nodes.values(), key=lambda n: (n.depth, n.kind, label(n))),
+            edges=[self.edges[k] for k in sorted(self.edges)],
+        )  # fmt: skip
 
     def has_cycle(self) -> bool:
         """True if the edges form a cycle (never, for a graph built from a healthy store)."""
@@ -200,19 +162,10 @@ class Graph:
         return False
 
 
-def _merge(old: Node, new: Node) -> Node:
+def _merge(old: LineageNode, new: LineageNode) -> LineageNode:
     """Fill the fields `old` lacks from `new` (two reads of one node may know different things)."""
     updates = {f: getattr(new, f) for f in _FIELDS if getattr(old, f) is None and getattr(new, f) is not None}
-    return replace(old, **updates) if updates else old
+    return old.model_copy(update=updates) if updates else old
 
 
-_FIELDS = tuple(f for f in Node.__slots__ if f not in ("key", "kind", "depth"))
-
-
-def build(nodes: Iterable[Node], edges: Iterable[Edge], **meta: object) -> Graph:
-    g = Graph(**meta)  # type: ignore[arg-type]
-    for n in nodes:
-        g.add_node(n)
-    for e in edges:
-        g.add_edge(e.src, e.dst, e.kind)
-    return g
+_FIELDS = tuple(f for f in LineageNode.model_fields if f not in ("key", "kind", "depth"))

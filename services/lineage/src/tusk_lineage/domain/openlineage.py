@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tusk_common.wire.lineage import PipelineVersionRef
+
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 RUN_EVENT_SCHEMA = f"{SPEC}#/$defs/RunEvent"
 VERSION_FACET = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
@@ -63,12 +65,15 @@ def dataset(em: Emitter, repo: str, commit: str | None) -> dict[str, Any]:
     return {"namespace": em.namespace, "name": repo, "facets": facets}
 
 
-def _job(em: Emitter, pipeline: str, version: int, code: dict[str, Any] | None) -> dict[str, Any]:
+def _job(em: Emitter, pipeline: str, version: int, code: PipelineVersionRef | None) -> dict[str, Any]:
     facets: dict[str, Any] = {
         "jobType": _facet(em, JOB_TYPE_FACET, processingType="BATCH", integration="TUSK", jobType="PIPELINE"),
     }
     if code is not None:
-        facets["tusk_code"] = _facet(em, TUSK_CODE_FACET, pipelineVersion=version, **code)
+        fields = {"specHash": code.spec_hash, "transformHash": code.transform_hash, "cmd": code.cmd,
+                  "image": code.image, "imageDigest": code.image_digest}  # fmt: skip
+        known = {k: v for k, v in fields.items() if v not in (None, [])}
+        facets["tusk_code"] = _facet(em, TUSK_CODE_FACET, pipelineVersion=version, **known)
     return {"namespace": em.namespace, "name": pipeline, "facets": facets}
 
 
@@ -78,7 +83,7 @@ def _time(at: datetime) -> str:
 
 def start_event(em: Emitter, *, job: str, pipeline: str, version: int, commit_set: str, at: datetime,
                 trigger: tuple[str, str] | None, output_repo: str,
-                code: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+                code: PipelineVersionRef | None = None) -> dict[str, Any]:  # fmt: skip
     """START: the job was created for `trigger` (repo, commit); its inputs are resolved later."""
     return {
         "eventType": "START",
@@ -97,7 +102,7 @@ def start_event(em: Emitter, *, job: str, pipeline: str, version: int, commit_se
 def finish_event(em: Emitter, *, job: str, pipeline: str, version: int, commit_set: str, at: datetime,
                  state: str, reason: str | None, inputs: Sequence[tuple[str, str]], output_repo: str,
                  output_commit: str | None, files: Sequence[FileLink], total_files: int,
-                 code: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+                 code: PipelineVersionRef | None = None) -> dict[str, Any]:  # fmt: skip
     """COMPLETE (success) or FAIL (failure, killed, unrunnable) with the exact input and output commits."""
     ok = state == "success"
     run_facets: dict[str, Any] = {

@@ -6,27 +6,26 @@ whole subtree, so a DAG with shared inputs stays readable and finite.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from tusk_lineage.domain.graph import Direction, Graph, Node
+from tusk_common.wire.lineage import LineageNode
+from tusk_lineage.domain.graph import Direction, Graph, label
 
 _SHAPES = {"commit": "box", "file": "note", "datum": "ellipse", "job": "component"}
 
 
-def describe(node: Node) -> str:
+def describe(node: LineageNode) -> str:
     """The label plus what matters about the node: code of a job or datum, content of a file."""
-    text = node.label()
+    text = label(node)
     extra: list[str] = []
     if node.kind == "file" and node.content_id:
         extra.append(f"content {node.content_id[:12]}")
-    if node.kind in ("job", "datum") and node.code is not None:
-        if node.code.cmd:
-            extra.append("cmd " + " ".join(node.code.cmd))
-        if node.code.image:
-            extra.append(f"image {node.code.image}")
-        if node.code.spec_hash:
-            extra.append(f"spec {node.code.spec_hash[:12]}")
+    pv = node.pipeline_version
+    if node.kind in ("job", "datum") and pv is not None:
+        if pv.cmd:
+            extra.append("cmd " + " ".join(pv.cmd))
+        if pv.image:
+            extra.append(f"image {pv.image}")
+        if pv.spec_hash:
+            extra.append(f"spec {pv.spec_hash[:12]}")
     if node.kind in ("commit", "job") and node.state and node.state not in ("finished", "success"):
         extra.append(node.state)
     if node.error:
@@ -64,44 +63,13 @@ def tree(graph: Graph, direction: Direction | None = None) -> str:
     return "\n".join(lines)
 
 
-def to_dict(graph: Graph) -> dict[str, Any]:
-    """Plain JSON values (the shape of `tusk_common.wire.lineage.LineageGraph`)."""
-    nodes = sorted(graph.nodes.values(), key=lambda n: (n.depth, n.kind, n.label()))
-    return {
-        "root": graph.root,
-        "direction": graph.direction,
-        "depth": graph.depth_limit,
-        "truncated": graph.truncated,
-        "nodes": [node_dict(n) for n in nodes],
-        "edges": [{"src": e.src, "dst": e.dst, "kind": e.kind}
-                  for e in sorted(graph.edges.values(), key=lambda e: (e.src, e.dst, e.kind))],
-    }  # fmt: skip
-
-
-def node_dict(n: Node) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in Node.__slots__:
-        value = getattr(n, name)
-        if name == "code":
-            if value is not None:
-                out["pipeline_version"] = {
-                    "pipeline": value.pipeline, "version": value.version, "spec_hash": value.spec_hash,
-                    "transform_hash": value.transform_hash, "cmd": list(value.cmd), "image": value.image,
-                    "image_digest": value.image_digest,
-                }  # fmt: skip
-            continue
-        if value is not None:
-            out[name] = value
-    return out
-
-
 def to_json(graph: Graph) -> str:
-    return json.dumps(to_dict(graph), indent=2, sort_keys=False)
+    return graph.to_wire().model_dump_json(indent=2, exclude_none=True)
 
 
 def _ids(graph: Graph) -> dict[str, str]:
     """Short identifiers for DOT and Mermaid (`n0`, `n1`, ...), in a stable order."""
-    ordered = sorted(graph.nodes.values(), key=lambda n: (n.depth, n.kind, n.label(), n.key))
+    ordered = sorted(graph.nodes.values(), key=lambda n: (n.depth, n.kind, label(n), n.key))
     return {n.key: f"n{i}" for i, n in enumerate(ordered)}
 
 

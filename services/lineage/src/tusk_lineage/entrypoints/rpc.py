@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from tusk_common.bus import Bus
 from tusk_common.wire import lineage as wl
 from tusk_common.wire.base import Request, Wire
 from tusk_lineage import graphs, rebuild, reproduce
@@ -13,7 +12,7 @@ from tusk_lineage.adapters import store
 from tusk_lineage.deps import Deps
 
 
-def handlers(deps: Deps, bus: Bus) -> Mapping[type[Request], Callable[[Any], Awaitable[Wire]]]:
+def handlers(deps: Deps) -> Mapping[type[Request], Callable[[Any], Awaitable[Wire]]]:
     async def query(r: wl.QueryLineage) -> wl.LineageReply:
         return await graphs.query(deps, r)
 
@@ -24,7 +23,7 @@ def handlers(deps: Deps, bus: Bus) -> Mapping[type[Request], Callable[[Any], Awa
         return await reproduce.plan(deps, r)
 
     async def rebuild_(_r: wl.Rebuild) -> wl.RebuildReport:
-        return await rebuild.rebuild(deps, bus)
+        return await rebuild.rebuild(deps)
 
     async def stats(_r: wl.GetStats) -> wl.LineageStats:
         async with deps.pool.acquire() as conn:

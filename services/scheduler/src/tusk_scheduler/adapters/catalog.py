@@ -19,7 +19,7 @@ NOT_DONE = ("created", "starting", "running", "finishing")
 JOB_COLUMNS = (
     "id, pipeline, pipeline_version, seq, state, commit_set, trigger_repo, trigger_branch, trigger_commit,"
     " trigger_error, trigger_time, inputs, output_branch, output_commit, reason, planned, total, processed,"
-    " skipped, failed, recovered, pending, stats, created_at, started_at, finished_at"
+    " skipped, failed, recovered, pending, stats, created_at, started_at, finished_at, trace_context"
 )
 
 
@@ -124,19 +124,19 @@ async def list_versions(conn: Conn, name: str) -> list[asyncpg.Record]:
 
 async def insert_job(
     conn: Conn, job_id: str, pipeline: asyncpg.Record, *, commit_set: str, trigger: tuple[str, str, str] | None,
-    trigger_error: str | None, trigger_time: datetime | None,
+    trigger_error: str | None, trigger_time: datetime | None, trace_context: dict[str, str] | None = None,
 ) -> asyncpg.Record | None:  # fmt: skip
     """A `created` job after the pipeline's others (lock the pipeline row first); None if the trigger
     commit already has a job of this pipeline."""
     repo, branch, commit = trigger if trigger else (None, None, None)
     row = await conn.fetchrow(
         f"INSERT INTO jobs (id, pipeline, pipeline_version, seq, state, commit_set, trigger_repo, trigger_branch,"
-        f" trigger_commit, trigger_error, trigger_time, output_branch)"
-        f" VALUES ($1, $2, $3, $4, 'created', $5, $6, $7, $8, $9, coalesce($10, now()), $11)"
+        f" trigger_commit, trigger_error, trigger_time, output_branch, trace_context)"
+        f" VALUES ($1, $2, $3, $4, 'created', $5, $6, $7, $8, $9, coalesce($10, now()), $11, $12)"
         f" ON CONFLICT (pipeline, trigger_commit) WHERE trigger_commit IS NOT NULL DO NOTHING"
         f" RETURNING {JOB_COLUMNS}",
         job_id, pipeline["name"], pipeline["version"], pipeline["next_seq"], commit_set, repo, branch, commit,
-        trigger_error, trigger_time, pipeline["output_branch"],
+        trigger_error, trigger_time, pipeline["output_branch"], trace_context,
     )  # fmt: skip
     if row is not None:
         await conn.execute("UPDATE pipelines SET next_seq = next_seq + 1 WHERE name = $1", pipeline["name"])
@@ -340,13 +340,47 @@ async def datum_stats(conn: Conn, job_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- commits seen
 
 
-async def see_commit(conn: Conn, commit: str, repo: str, commit_set: str) -> bool:
+async def see_commit(conn: Conn, commit: str, repo: str, commit_set: str, branch: str | None = None) -> bool:
     """Record that commit.finished of `commit` was handled; False if it already was."""
     status = await conn.execute(
-        "INSERT INTO seen_commits (commit_id, repo, commit_set) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        commit, repo, commit_set,
+        "INSERT INTO seen_commits (commit_id, repo, commit_set, branch) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        commit, repo, commit_set, branch,
     )  # fmt: skip
     return status.endswith(" 1")
+
+
+async def set_commit(conn: Conn, commit_set: str, repo: str, branch: str) -> str | None:
+    """The newest seen commit of `repo@branch` in `commit_set` (None when the set did not touch it)."""
+    return await conn.fetchval(
+        "SELECT commit_id FROM seen_commits WHERE commit_set = $1 AND repo = $2 AND branch = $3"
+        " ORDER BY seen_at DESC LIMIT 1",
+        commit_set, repo, branch,
+    )  # fmt: skip
+
+
+async def created_job_in_set(conn: Conn, pipeline: str, commit_set: str) -> asyncpg.Record | None:
+    """The job of `pipeline` in `commit_set` that has not started yet, if any."""
+    return await conn.fetchrow(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE pipeline = $1 AND commit_set = $2 AND state = 'created'"
+        " ORDER BY seq LIMIT 1",
+        pipeline, commit_set,
+    )  # fmt: skip
+
+
+async def upstream_busy(conn: Conn, commit_set: str, upstream: Sequence[str]) -> str | None:
+    """A pipeline of `upstream` still working on `commit_set`: a job of it in the set not done, or done
+    with an output commit whose commit.finished this service has not handled yet (the jobs it starts
+    downstream do not exist yet). None when all of them are through."""
+    if not upstream:
+        return None
+    return await conn.fetchval(
+        "SELECT j.pipeline FROM jobs j WHERE j.commit_set = $1 AND j.pipeline = ANY($2::text[])"
+        " AND (j.state = ANY($3::text[]) OR (j.output_commit IS NOT NULL AND NOT EXISTS"
+        "      (SELECT 1 FROM seen_commits s WHERE s.commit_id = j.output_commit)))"
+        " LIMIT 1",
+        commit_set, list(upstream), list(NOT_DONE),
+    )  # fmt: skip
 
 
 async def seen(conn: Conn, commits: Sequence[str]) -> set[str]:

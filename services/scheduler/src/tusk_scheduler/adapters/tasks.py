@@ -17,6 +17,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from tusk_common.bus import Bus
 from tusk_common.errors import Unavailable
 from tusk_common.subjects import DATUMS_STREAM
+from tusk_common.tracing import carried
 from tusk_common.wire.pipelines import DatumTask, task_subject, worker_consumer
 
 
@@ -53,12 +54,16 @@ class TaskQueue:
         await self._bus.js.purge_stream(DATUMS_STREAM, subject=task_subject(pipeline))
 
     async def publish(self, tasks: Sequence[DatumTask]) -> None:
-        """Publish tasks concurrently (each acknowledged by JetStream; duplicates dropped by message id)."""
+        """Publish tasks concurrently (each acknowledged by JetStream; duplicates dropped by message id).
+        They carry the current trace context (the job step's), which the worker's datum span continues."""
+        headers = carried()
+
         async def one(task: DatumTask) -> None:
             await self._bus.publish(
                 task_subject(task.pipeline),
                 task.model_dump_json(exclude_defaults=True).encode(),
                 msg_id=f"{task.job}.{task.datum_id}.{task.generation}",
+                headers=headers,
             )
 
         for start in range(0, len(tasks), 256):

@@ -36,6 +36,10 @@ class Versioning:
             except AlreadyExists:  # created meanwhile
                 pass
 
+    async def set_repo_users(self, pipeline: str, inputs: Sequence[str], output: str | None) -> None:
+        """Tell versioning which repos `pipeline` reads and writes (so they are not deleted under it)."""
+        await self.call(v.SetRepoUsers(pipeline=pipeline, inputs=list(inputs), output=output))
+
     async def delete_repo(self, name: str) -> None:
         try:
             await self.call(v.DeleteRepo(name=name, force=True))

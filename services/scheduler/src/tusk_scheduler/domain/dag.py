@@ -91,3 +91,15 @@ def downstream(pipelines: Mapping[str, Iterable[str]], repo: str) -> list[str]:
         affected |= hit
         frontier = hit
     return [name for name in topological_order(pipelines) if name in affected]
+
+
+def upstream_pipelines(pipelines: Mapping[str, Iterable[str]], name: str) -> set[str]:
+    """Every pipeline whose output flows into `name`, directly or through other pipelines."""
+    found: set[str] = set()
+    todo = [r for r in pipelines.get(name, ()) if r in pipelines]
+    while todo:
+        up = todo.pop()
+        if up not in found and up != name:
+            found.add(up)
+            todo.extend(r for r in pipelines[up] if r in pipelines)
+    return found

@@ -47,10 +47,10 @@ def handlers(deps: Deps) -> Mapping[type[Request], Callable[[Any], Awaitable[Wir
         return await jobs.wait_commit_set(deps, r.commit_set, r.commit, r.timeout)
 
     async def list_datums(r: w.ListDatums) -> w.DatumList:
-        return await datums.list_datums(deps, r.pipeline, r.job, r.state, r.limit, r.cursor)
+        return await datums.list_datums(deps, r.pipeline, r.job, r.state, r.limit, r.cursor, outputs=r.outputs)
 
     async def inspect_datum(r: w.InspectDatum) -> w.DatumInfo:
-        return await datums.inspect_datum(deps, r.pipeline, r.job, r.datum)
+        return await datums.inspect_datum(deps, r.pipeline, r.job, r.datum, outputs=r.outputs)
 
     async def restart_datum(r: w.RestartDatum) -> w.DatumInfo:
         return await datums.restart_datum(deps, r.pipeline, r.job, r.datum)

@@ -63,6 +63,7 @@ class LocalRunner(Runner):
 
     def __init__(self, scratch: Path, size: int) -> None:
         self._free: asyncio.LifoQueue[LocalSlot] = asyncio.LifoQueue()
+        self._recycling: set[asyncio.Task[None]] = set()
         for i in range(size):
             root = scratch / f"slot-{i}"
             root.mkdir(parents=True, exist_ok=True)
@@ -70,9 +71,8 @@ class LocalRunner(Runner):
 
     @asynccontextmanager
     async def slot(self, mounts: tuple[str, ...] = ()) -> AsyncIterator[Slot]:
-        slot = await self._free.get()
+        slot = await self._checkout()
         try:
-            await slot.reset()
             yield slot
         finally:
-            self._free.put_nowait(slot)
+            self._checkin(slot)

@@ -260,6 +260,7 @@ class SandboxRunner(Runner):
         self._slots = [SandboxSlot(scratch / f"slot-{i}") for i in range(size)]
         # Last in, first out: the slot used last has a warm sandbox with the same mounts most likely.
         self._free: asyncio.LifoQueue[SandboxSlot] = asyncio.LifoQueue()
+        self._recycling: set[asyncio.Task[None]] = set()
         for s in self._slots:
             for sub in ("pfs", "tmp", "secrets"):
                 (s.root / sub).mkdir(parents=True, exist_ok=True)
@@ -274,13 +275,13 @@ class SandboxRunner(Runner):
 
     @asynccontextmanager
     async def slot(self, mounts: tuple[str, ...] = ()) -> AsyncIterator[Slot]:
-        slot = await self._free.get()
+        slot = await self._checkout()
         try:
-            await slot.reset()
             await slot.prepare(mounts)
             yield slot
         finally:
-            self._free.put_nowait(slot)
+            self._checkin(slot)
 
     async def close(self) -> None:
+        await super().close()
         await asyncio.gather(*(s.close() for s in self._slots), return_exceptions=True)
