@@ -50,6 +50,22 @@ def test_walk_dir_maps_nested_files_below_dest_in_order(tmp_path: Path) -> None:
     assert got == [("/raw/a.txt", 1), ("/raw/b/c/d e.txt", 2)]
 
 
+def test_walk_dir_lists_a_directorys_files_before_its_subdirectories_and_follows_file_links_only(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a" / "x").mkdir(parents=True)
+    (tmp_path / "a" / "x" / "deep.bin").write_bytes(b"123")
+    (tmp_path / "a" / "z.bin").write_bytes(b"1")
+    (tmp_path / "b.bin").write_bytes(b"12")
+    (tmp_path / "file-link").symlink_to(tmp_path / "b.bin")  # a link to a file: uploaded as that file
+    (tmp_path / "dir-link").symlink_to(tmp_path / "a")  # a link to a directory: not walked into
+    got = [(e.dest, e.size, Path(e.source).name) for e in walk_dir(tmp_path)]  # type: ignore[arg-type]
+    assert got == [
+        ("/b.bin", 2, "b.bin"), ("/file-link", 2, "file-link"),
+        ("/a/z.bin", 1, "z.bin"), ("/a/x/deep.bin", 3, "deep.bin"),
+    ]
+
+
 def test_entries_from_checks_destinations_and_refuses_directories(tmp_path: Path) -> None:
     with pytest.raises(Invalid):
         list(entries_from([("/", b"x")]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -184,6 +185,21 @@ def test_get_file_to_a_path_is_atomic(client: tusk.Client, repo: str, tmp_path: 
     with pytest.raises(errors.NotFound):
         client.get_file(repo, "master", "/missing", tmp_path / "missing")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.out", "sub"]
+
+
+def test_get_file_into_a_pipe_writes_into_it_instead_of_replacing_it(
+    client: tusk.Client, repo: str, tmp_path: Path
+) -> None:
+    client.put_file(repo, "master", "/a", b"through a pipe")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert client.get_file(repo, "master", "/a", fifo) == 14
+    reader.join(10)
+    assert got == [b"through a pipe"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the pipe, not a file renamed over it
 
 
 def test_reading_a_directory_is_invalid(client: tusk.Client, repo: str) -> None:

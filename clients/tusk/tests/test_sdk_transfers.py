@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -83,10 +84,76 @@ def test_a_50_mib_file_is_uploaded_and_downloaded_without_loading_it(
         _, peak_down = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert fake.requests[-2].headers["Content-Length"] == str(50 * MiB)
+    put = [r for r in fake.requests if r.method == "PUT"][-1]
+    assert put.headers["Content-Length"] == str(50 * MiB)
     assert peak_up < 12 * MiB and peak_down < 12 * MiB, (peak_up, peak_down)
     assert out.stat().st_size == 50 * MiB
     assert _sha(out) == _sha(local)
+
+
+def _random_file(path: Path, size: int) -> None:
+    rng = random.Random(size)
+    with path.open("wb") as fh:
+        for _ in range(size // MiB):
+            fh.write(rng.randbytes(MiB))
+        fh.write(rng.randbytes(size % MiB))
+
+
+def test_a_big_download_to_a_path_is_parallel_ranges_of_one_pinned_commit(
+    client: tusk.Client, repo: str, fake: FakeTusk, tmp_path: Path
+) -> None:
+    local = tmp_path / "big.bin"
+    _random_file(local, 40 * MiB + 12345)
+    commit = client.put_file(repo, "master", "/big.bin", local).commit
+    client.put_file(repo, "master", "/other", b"moves the branch on")
+    before = len(fake.requests)
+    out = tmp_path / "out.bin"
+    seen: list[int] = []
+    assert client.get_file(repo, commit.id, "/big.bin", out, parallel=3, progress=seen.append) == local.stat().st_size
+    assert _sha(out) == _sha(local) and sum(seen) == local.stat().st_size
+    gets = [r for r in fake.requests[before:] if r.method == "GET" and "/files/" in r.raw_path]
+    assert len(gets) > 3 and all(r.headers["Range"].startswith("bytes=") for r in gets)
+    assert all(f"/refs/{commit.id}/" in r.raw_path for r in gets)  # pinned to the commit the stat found
+    ranged = client.get_file(repo, "master", "/big.bin", tmp_path / "part.bin", offset=5 * MiB + 1,
+                             length=20 * MiB)
+    assert ranged == 20 * MiB
+    with local.open("rb") as fh:
+        fh.seek(5 * MiB + 1)
+        assert (tmp_path / "part.bin").read_bytes() == fh.read(20 * MiB)
+
+
+def test_a_big_download_falls_back_to_one_request_when_ranges_are_ignored(
+    client: tusk.Client, repo: str, fake: FakeTusk, tmp_path: Path
+) -> None:
+    local = tmp_path / "big.bin"
+    _random_file(local, 20 * MiB)
+    client.put_file(repo, "master", "/big.bin", local)
+    fake.ignore_range = True
+    out = tmp_path / "dl" / "out.bin"
+    assert client.get_file(repo, "master", "/big.bin", out) == 20 * MiB
+    assert _sha(out) == _sha(local)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out.bin"]
+
+
+def test_a_failed_ranged_download_leaves_no_partial_file(
+    client: tusk.Client, repo: str, fake: FakeTusk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = tmp_path / "big.bin"
+    _random_file(local, 20 * MiB)
+    client.put_file(repo, "master", "/big.bin", local)
+    served = fake.get_file
+    calls = []
+
+    async def second_range_fails(request: Any, commit: Any, path: str) -> Any:
+        calls.append(request.headers.get("Range"))
+        if len(calls) == 2:
+            raise errors.NotFound("gone")
+        return await served(request, commit, path)
+
+    monkeypatch.setattr(fake, "get_file", second_range_fails)
+    with pytest.raises(errors.NotFound):
+        client.get_file(repo, "master", "/big.bin", tmp_path / "dl" / "out.bin")
+    assert list((tmp_path / "dl").iterdir()) == []
 
 
 def _sha(path: Path) -> str:

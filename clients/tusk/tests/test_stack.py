@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.config
+import botocore.exceptions
 import httpx
 import pytest
 
@@ -60,6 +63,13 @@ def ups() -> Iterator[Callable[[Path, int], Up]]:
     for up in started:
         up.__exit__()
         print(f"---- tusk up on {up.data_dir} (exit {up.proc.returncode})\n{up.output()}")
+
+
+def s3_client(url: str, access: str, secret: str) -> Any:
+    return boto3.client(
+        "s3", endpoint_url=url, aws_access_key_id=access, aws_secret_access_key=secret, region_name="us-east-1",
+        config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
 
 
 def status(data_dir: Path) -> tuple[int, dict[str, Any]]:
@@ -183,6 +193,17 @@ def test_up_supervises_restarts_stops_cleanly_and_keeps_data(
         created = http.post("/api/v1/repos", json={"name": "survivor", "description": "made in run 1"})
         assert created.status_code == 201, created.text
 
+    # The S3 gateway takes the keys `tusk up` made for this data dir, and refuses others.
+    keys_file = data / "s3-gateway.keys"
+    first.wait_line(lambda line: line == f"S3 gateway at {first.url} (access and secret key in {keys_file})", 5)
+    keys = dict(line.split("=", 1) for line in keys_file.read_text().splitlines())
+    s3 = s3_client(first.url, keys["access_key"], keys["secret_key"])
+    s3.put_object(Bucket="survivor", Key="hello.txt", Body=b"over s3")
+    assert s3.get_object(Bucket="survivor", Key="hello.txt")["Body"].read() == b"over s3"
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        s3_client(first.url, keys["access_key"], "not-the-secret").list_buckets()
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
     old = comps["versioning"]["pid"]
     os.kill(old, signal.SIGKILL)
     first.wait_line(lambda line: f"versioning (pid {old}) killed by SIGKILL; restarting in 1s" in line, 30)
@@ -202,6 +223,8 @@ def test_up_supervises_restarts_stops_cleanly_and_keeps_data(
         repo = http.get("/api/v1/repos/survivor")
         assert repo.status_code == 200, repo.text
         assert repo.json()["description"] == "made in run 1"
+    same_keys = s3_client(again.url, keys["access_key"], keys["secret_key"])
+    assert same_keys.get_object(Bucket="survivor", Key="hello.txt")["Body"].read() == b"over s3"
     assert again.stop() == 0, again.output()
 
 

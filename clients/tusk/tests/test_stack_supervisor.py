@@ -141,6 +141,9 @@ def test_environment_names_the_servers_the_stack_uses_instead_of_its_own() -> No
     assert (ov.nats_url, ov.database_url, ov.store_backend, ov.s3_endpoint) == (
         "nats://n:1", "postgresql://d/x", "s3", "minio:9000")
     assert Overrides.from_env({"TUSK_STORE_BACKEND": "s3"}).store_backend == "s3"
+    # The gateway's own keys configure the ingest service, not an S3 object store.
+    gateway = {"TUSK_S3_GATEWAY_ACCESS_KEY": "AK", "TUSK_S3_GATEWAY_SECRET_KEY": "SK"}
+    assert Overrides.from_env(gateway).store_backend == "fs"
 
 
 def test_service_table_has_one_row_per_service_with_one_public_port() -> None:
@@ -178,7 +181,15 @@ def test_supervisor_starts_services_with_the_stack_env_and_reports_ready(
     assert env["TUSK_NATS_URL"] == "nats://127.0.0.1:1"
     assert env["TUSK_STORE_BACKEND"] == "fs" and env["TUSK_STORE_PATH"] == str(tmp_path / "data" / "objects")
     assert env["TUSK_HTTP_ADDR"] == "127.0.0.1:0"
+    assert env["MALLOC_ARENA_MAX"] == "2"
     assert "TUSK_HTTP_ADDR" not in comps[0].component.env  # type: ignore[attr-defined]
+    keys_file = tmp_path / "data" / "s3-gateway.keys"
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    keys = dict(line.split("=", 1) for line in keys_file.read_text().splitlines())
+    assert (env["TUSK_S3_GATEWAY_ACCESS_KEY"], env["TUSK_S3_GATEWAY_SECRET_KEY"]) == (
+        keys["access_key"], keys["secret_key"])
+    assert len(keys["secret_key"]) >= 40 and keys["access_key"].startswith("TUSK")
+    assert "TUSK_S3_GATEWAY_ACCESS_KEY" not in comps[0].component.env  # type: ignore[attr-defined]
     assert env["TUSK_OPS_ADDR"] != comps[0].component.env["TUSK_OPS_ADDR"]  # type: ignore[attr-defined]
     state = read_state(tmp_path / "data" / "stack.json")
     assert state is not None and state["state"] == "ready"

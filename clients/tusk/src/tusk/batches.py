@@ -54,9 +54,16 @@ class Single:
 Job = Batch | Single
 
 
-def entries_from(files: Iterable[tuple[str, bytes | str | os.PathLike[str]]]) -> Iterator[LocalEntry]:
-    """`(dest path, bytes or local path)` pairs -> entries; destinations are checked, local files stat'ed."""
-    for dest, source in files:
+def entries_from(
+    files: Iterable[tuple[str, bytes | str | os.PathLike[str]] | LocalEntry],
+) -> Iterator[LocalEntry]:
+    """`(dest path, bytes or local path)` pairs -> entries; destinations are checked, local files stat'ed.
+    Entries (from `walk_dir`) pass through as they are."""
+    for item in files:
+        if isinstance(item, LocalEntry):
+            yield item
+            continue
+        dest, source = item
         path = normalize_path(dest, allow_root=False)
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
@@ -70,24 +77,35 @@ def entries_from(files: Iterable[tuple[str, bytes | str | os.PathLike[str]]]) ->
 
 
 def walk_dir(local_dir: str | os.PathLike[str], dest: str = "/") -> Iterator[LocalEntry]:
-    """Every regular file below `local_dir` (symlinks to files followed), mapped below `dest`, in order."""
+    """Every regular file below `local_dir` (symlinks to files followed, symlinks to directories not),
+    mapped below `dest`: a directory's files by name, then its subdirectories by name."""
     root = Path(os.fspath(local_dir))
     if not root.is_dir():
         raise Invalid(f"{root} is not a directory", field="local_dir")
-    base = normalize_path(dest).rstrip("/")
-    for current, dirs, names in os.walk(root):
-        dirs.sort()
-        rel_dir = Path(current).relative_to(root)
-        for name in sorted(names):
-            local = Path(current, name)
-            try:
-                st = local.stat()
-            except FileNotFoundError:  # a dangling symlink
+    yield from _walk(os.fspath(root), normalize_path(dest).rstrip("/"))
+
+
+def _walk(directory: str, dest: str) -> Iterator[LocalEntry]:
+    # scandir and plain strings: a tree of 10,000 files is listed before the first byte is sent, and
+    # building three `Path`s per file cost more than the stat calls.
+    try:
+        with os.scandir(directory) as listing:
+            found = sorted(listing, key=lambda e: e.name)
+    except OSError:  # unreadable, or gone meanwhile: skipped, as os.walk does
+        return
+    subdirs = []
+    for entry in found:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry)
                 continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            rel = (rel_dir / name).as_posix()
-            yield LocalEntry(normalize_path(f"{base}/{rel}"), local, st.st_size)
+            st = entry.stat()  # follows a symlink to its file
+        except FileNotFoundError:  # a dangling symlink, or removed meanwhile
+            continue
+        if stat.S_ISREG(st.st_mode):
+            yield LocalEntry(normalize_path(f"{dest}/{entry.name}"), Path(entry.path), st.st_size)
+    for sub in subdirs:
+        yield from _walk(sub.path, f"{dest}/{sub.name}")
 
 
 def plan(

@@ -6,9 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tusk import routes
 from tusk.lineage import LineageMethods
@@ -19,6 +17,9 @@ from tusk.sources import Progress, Source
 from tusk.transfers import FileSpec, TransferMethods
 from tusk.transport import Transport
 from tusk_common.wire.versioning import CommitInfo, PutResult
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Client(TransferMethods, PipelineMethods, LineageMethods):

@@ -6,15 +6,25 @@ built before the mixin was added.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 from tusk import routes
 from tusk.transport import Transport
 from tusk_common.naming import check_name, normalize_path, split_ref
-from tusk_common.wire.lineage import LineageReply, ReproducePlan
+
+if TYPE_CHECKING:
+    from tusk_common.wire.lineage import LineageReply, ReproducePlan
 
 Direction = Literal["upstream", "downstream"]
 Format = Literal["json", "tree", "dot", "mermaid"]
+
+
+def _wire() -> ModuleType:
+    """The lineage wire models, imported when first used: every `tusk` command would pay for them."""
+    from tusk_common.wire import lineage
+
+    return lineage
 
 
 def lineage_url(repo: str, ref: str) -> str:
@@ -35,12 +45,12 @@ class LineageMethods:
         query: dict[str, Any] = {"direction": direction, "depth": depth, "format": format}
         if path is not None:
             query["path"] = normalize_path(path)
-        return LineageReply.model_validate(self._t.json("GET", lineage_url(repo, ref), params=query))
+        return _wire().LineageReply.model_validate(self._t.json("GET", lineage_url(repo, ref), params=query))
 
     def commit_set_lineage(self, commit_set: str, *, format: Format = "json") -> LineageReply:
         """Every commit and job of one commit set: the cascade of one change."""
         url = f"{routes.API}/lineage/commit-sets/{routes.segment(commit_set)}"
-        return LineageReply.model_validate(self._t.json("GET", url, params={"format": format}))
+        return _wire().LineageReply.model_validate(self._t.json("GET", url, params={"format": format}))
 
     def reproduce(self, repo: str, ref: str, *, run: bool = False, keep: bool = False,
                   timeout: float = 600.0) -> ReproducePlan:  # fmt: skip
@@ -48,9 +58,9 @@ class LineageMethods:
         scratch pipeline and compares the outputs (`plan.check`)."""
         url = lineage_url(repo, ref) + "/reproduce"
         if not run:
-            return ReproducePlan.model_validate(self._t.json("GET", url))
+            return _wire().ReproducePlan.model_validate(self._t.json("GET", url))
         body = {"run": True, "keep": keep, "timeout": timeout}
-        return ReproducePlan.model_validate(self._t.json("POST", url, json=body, timeout=timeout + 60))
+        return _wire().ReproducePlan.model_validate(self._t.json("POST", url, json=body, timeout=timeout + 60))
 
 
 class _Lineage(LineageMethods):

@@ -10,28 +10,32 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import yaml
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from tusk import routes
 from tusk.transport import Transport
 from tusk_common.errors import Invalid, Unavailable
 from tusk_common.naming import check_name
-from tusk_common.wire.pipelines import (
-    CommitSetStatus,
-    CreatePipelineReply,
-    DatumInfo,
-    DatumList,
-    JobInfo,
-    JobList,
-    LogLine,
-    LogPage,
-    PipelineInfo,
-    PipelineList,
-    SecretInfo,
-    SecretList,
-)
+
+if TYPE_CHECKING:
+    from tusk_common.wire.pipelines import (
+        CommitSetStatus,
+        CreatePipelineReply,
+        DatumInfo,
+        JobInfo,
+        LogLine,
+        PipelineInfo,
+        SecretInfo,
+    )
+
+
+def _wire() -> ModuleType:
+    """The scheduler's wire models, imported when first used: every `tusk` command would pay for them."""
+    from tusk_common.wire import pipelines
+
+    return pipelines
+
 
 WAIT_STEP = 60.0  # longest single wait request; longer waits are a series of them
 FOLLOW_POLL = 0.5
@@ -56,6 +60,8 @@ def load_specs(text: str | bytes) -> list[dict[str, Any]]:
             docs.append(doc)
     else:
         try:
+            import yaml  # only for YAML specs: it costs start-up time otherwise
+
             docs = [d for d in yaml.safe_load_all(text) if d is not None]
         except yaml.YAMLError as exc:
             raise Invalid(f"the spec is not valid YAML: {exc}") from None
@@ -91,25 +97,25 @@ class PipelineMethods:
         for doc in docs:
             body = {"spec": doc, "update": update, "reprocess": reprocess, "keep_outputs": keep_outputs,
                     "dry_run": dry_run}  # fmt: skip
-            out.append(CreatePipelineReply.model_validate(self._t.json("POST", _pipes(), json=body)))
+            out.append(_wire().CreatePipelineReply.model_validate(self._t.json("POST", _pipes(), json=body)))
         return out
 
     def inspect_pipeline(self, name: str, *, history: bool = False) -> PipelineInfo:
         params = {"history": "true"} if history else None
-        return PipelineInfo.model_validate(self._t.json("GET", _pipes(name), params=params))
+        return _wire().PipelineInfo.model_validate(self._t.json("GET", _pipes(name), params=params))
 
     def list_pipelines(self) -> list[PipelineInfo]:
-        return PipelineList.model_validate(self._t.json("GET", _pipes())).pipelines
+        return _wire().PipelineList.model_validate(self._t.json("GET", _pipes())).pipelines
 
     def delete_pipeline(self, name: str, *, keep_repo: bool = False, force: bool = False) -> None:
         params = {k: "true" for k, on in (("keep_repo", keep_repo), ("force", force)) if on}
         self._t.request("DELETE", _pipes(name), params=params or None)
 
     def stop_pipeline(self, name: str) -> PipelineInfo:
-        return PipelineInfo.model_validate(self._t.json("POST", _pipes(name) + "/stop"))
+        return _wire().PipelineInfo.model_validate(self._t.json("POST", _pipes(name) + "/stop"))
 
     def start_pipeline(self, name: str) -> PipelineInfo:
-        return PipelineInfo.model_validate(self._t.json("POST", _pipes(name) + "/start"))
+        return _wire().PipelineInfo.model_validate(self._t.json("POST", _pipes(name) + "/start"))
 
     # -------------------------------------------------------------- jobs
 
@@ -122,7 +128,7 @@ class PipelineMethods:
             params["commit_set"] = commit_set
         jobs: list[JobInfo] = []
         while True:
-            page = JobList.model_validate(self._t.json("GET", url, params=params))
+            page = _wire().JobList.model_validate(self._t.json("GET", url, params=params))
             jobs += page.jobs
             if not page.next_cursor or (limit is not None and len(jobs) >= limit):
                 return jobs[:limit] if limit else jobs
@@ -130,7 +136,7 @@ class PipelineMethods:
 
     def inspect_job(self, pipeline: str, job: str) -> JobInfo:
         """A job by its id or by its commit set."""
-        return JobInfo.model_validate(self._t.json("GET", _job(pipeline, job)))
+        return _wire().JobInfo.model_validate(self._t.json("GET", _job(pipeline, job)))
 
     def wait_job(self, pipeline: str, job: str, *, timeout: float | None = None) -> JobInfo:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -139,14 +145,14 @@ class PipelineMethods:
             if step <= 0:
                 raise Unavailable(f"job {pipeline}@{job} did not finish within {timeout:g}s")
             try:
-                return JobInfo.model_validate(self._t.json("GET", _job(pipeline, job, "wait"),
+                return _wire().JobInfo.model_validate(self._t.json("GET", _job(pipeline, job, "wait"),
                                                            params={"timeout": f"{step:.3f}"}, timeout=step + 30))  # fmt: skip
             except Unavailable:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
 
     def stop_job(self, pipeline: str, job: str) -> JobInfo:
-        return JobInfo.model_validate(self._t.json("POST", _job(pipeline, job, "stop")))
+        return _wire().JobInfo.model_validate(self._t.json("POST", _job(pipeline, job, "stop")))
 
     def wait_commit_set(self, commit_set: str, *, repo: str | None = None, commit: str | None = None,
                         timeout: float | None = None) -> CommitSetStatus:  # fmt: skip
@@ -156,7 +162,7 @@ class PipelineMethods:
         while True:
             step = WAIT_STEP if deadline is None else max(0.001, min(WAIT_STEP, deadline - time.monotonic()))
             params = {"timeout": f"{step:.3f}", **({"repo": repo} if repo else {}), **({"commit": commit} if commit else {})}
-            status = CommitSetStatus.model_validate(self._t.json("GET", url, params=params, timeout=step + 30))
+            status = _wire().CommitSetStatus.model_validate(self._t.json("GET", url, params=params, timeout=step + 30))
             if status.done or (deadline is not None and time.monotonic() >= deadline):
                 return status
 
@@ -166,17 +172,17 @@ class PipelineMethods:
         params: dict[str, Any] = {"limit": 1000, **({"state": state} if state else {})}
         datums: list[DatumInfo] = []
         while True:
-            page = DatumList.model_validate(self._t.json("GET", _job(pipeline, job, "datums"), params=params))
+            page = _wire().DatumList.model_validate(self._t.json("GET", _job(pipeline, job, "datums"), params=params))
             datums += page.datums
             if not page.next_cursor:
                 return datums
             params["cursor"] = page.next_cursor
 
     def inspect_datum(self, pipeline: str, job: str, datum: str) -> DatumInfo:
-        return DatumInfo.model_validate(self._t.json("GET", _job(pipeline, job, f"datums/{routes.segment(datum)}")))
+        return _wire().DatumInfo.model_validate(self._t.json("GET", _job(pipeline, job, f"datums/{routes.segment(datum)}")))
 
     def restart_datum(self, pipeline: str, job: str, datum: str) -> DatumInfo:
-        return DatumInfo.model_validate(
+        return _wire().DatumInfo.model_validate(
             self._t.json("POST", _job(pipeline, job, f"datums/{routes.segment(datum)}/restart"))
         )
 
@@ -190,7 +196,7 @@ class PipelineMethods:
             if value is not None:
                 params[key] = value
         while True:
-            page = LogPage.model_validate(self._t.json("GET", f"{_pipes(pipeline)}/logs", params=params))
+            page = _wire().LogPage.model_validate(self._t.json("GET", f"{_pipes(pipeline)}/logs", params=params))
             yield from page.lines
             params.pop("tail", None)
             if page.next_cursor:
@@ -208,14 +214,14 @@ class PipelineMethods:
             secret = secret.read_text()
         doc = load_specs(secret)[0] if isinstance(secret, str) else secret
         body = {"secret": doc, "update": update}
-        return SecretInfo.model_validate(self._t.json("POST", f"{routes.API}/secrets", json=body))
+        return _wire().SecretInfo.model_validate(self._t.json("POST", f"{routes.API}/secrets", json=body))
 
     def list_secrets(self) -> list[SecretInfo]:
-        return SecretList.model_validate(self._t.json("GET", f"{routes.API}/secrets")).secrets
+        return _wire().SecretList.model_validate(self._t.json("GET", f"{routes.API}/secrets")).secrets
 
     def inspect_secret(self, name: str) -> SecretInfo:
         url = f"{routes.API}/secrets/{routes.segment(check_name(name, field='secret'))}"
-        return SecretInfo.model_validate(self._t.json("GET", url))
+        return _wire().SecretInfo.model_validate(self._t.json("GET", url))
 
     def delete_secret(self, name: str) -> None:
         self._t.request("DELETE", f"{routes.API}/secrets/{routes.segment(check_name(name, field='secret'))}")

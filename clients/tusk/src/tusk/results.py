@@ -40,6 +40,7 @@ class UploadSummary:
     files: int
     bytes: int
     requests: int
+    unchanged: int = 0  # files the commit's base already held with the same content: not sent again
 
 
 @dataclass(frozen=True)

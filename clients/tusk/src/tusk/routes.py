@@ -81,3 +81,22 @@ def diff(repo_name: str, ref_name: str) -> str:
 
 def copy(repo_name: str, ref_name: str) -> str:
     return f"{ref(repo_name, ref_name)}/copy"
+
+
+def pack(repo_name: str, ref_name: str) -> str:
+    """The pack upload endpoint (many small files as one stream)."""
+    return f"{ref(repo_name, ref_name)}/pack"
+
+
+def chunking() -> str:
+    return f"{API}/chunking"
+
+
+def chunks(repo_name: str, action: str = "") -> str:
+    """`.../chunks` (upload frames) or `.../chunks/missing`."""
+    url = f"{repo(repo_name)}/chunks"
+    return f"{url}/{action}" if action else url
+
+
+def manifests(repo_name: str, ref_name: str) -> str:
+    return f"{ref(repo_name, ref_name)}/manifests"

@@ -7,10 +7,11 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tusk import multipart, routes
+from tusk import multipart, packs, routes
 from tusk.batches import (
     BIG_FILE_BYTES,
     MAX_BATCH_BYTES,
@@ -23,16 +24,22 @@ from tusk.batches import (
     walk_dir,
 )
 from tusk.files import FileMethods, _write_params
+from tusk.remote_index import RemoteIndex
 from tusk.results import BatchPutResult, DownloadSummary, UploadSummary
 from tusk.session import write_target
 from tusk.sources import Progress
 from tusk.versioning import _ref, _repo
-from tusk_common.errors import Invalid
+from tusk_common.errors import Invalid, NotFound
 from tusk_common.naming import normalize_path
+from tusk_common.wire.bulk import PACK_MEDIA
 from tusk_common.wire.versioning import CommitInfo, FileInfo
 
+if TYPE_CHECKING:  # imported when first used: cutting and hashing cost start-up time otherwise
+    from tusk.chunked import ChunkedUploads, Chunking
+
 T = TypeVar("T")
-FileSpec = tuple[str, bytes | str | os.PathLike[str]]
+FileSpec = tuple[str, bytes | str | os.PathLike[str]] | LocalEntry
+PACK_BATCH_BYTES = 16 << 20  # a pack is read into memory whole before it is sent
 
 
 class TransferMethods(FileMethods):
@@ -53,14 +60,23 @@ class TransferMethods(FileMethods):
         message: str | None = None,
         parallel: int = 4,
         progress: Progress | None = None,
+        skip_unchanged: bool = True,
     ) -> UploadSummary:
         """Upload `(dest path, bytes or local path)` pairs in as few requests as sensible, as one commit.
 
-        Small files share multipart requests (up to 1000 files / 64 MiB each); big files are streamed
-        alone. When it takes more than one request and `ref` is a branch without an open commit, a commit
-        is started, every request goes into it (`parallel` at a time), and it is finished at the end; on
-        any failure it is deleted and the error re-raised, so nothing partial lands.
+        Small files share pack requests (up to 1000 files / 16 MiB each); big files go through the chunk
+        protocol, which sends only the chunks the server lacks. When it takes more than one request and
+        `ref` is a branch without an open commit, a commit is started, every request goes into it
+        (`parallel` at a time), and it is finished at the end; on any failure it is deleted and the error
+        re-raised, so nothing partial lands.
+
+        With `skip_unchanged` (and `files` given as a list, not an iterator), files the commit's base
+        already holds with the same content are not sent: the resulting tree is the same.
         """
+        if skip_unchanged and isinstance(files, list | tuple):
+            listed = list(entries_from(files))
+            base = _common_dir([e.dest for e in listed]) if listed else None
+            return self._upload(repo, ref, listed, append, message, parallel, progress, base)
         return self._upload(repo, ref, entries_from(files), append, message, parallel, progress)
 
     def put_dir(
@@ -74,9 +90,11 @@ class TransferMethods(FileMethods):
         append: bool = False,
         message: str | None = None,
         progress: Progress | None = None,
+        skip_unchanged: bool = True,
     ) -> UploadSummary:
         """Upload every file below `local_dir` to `dest` in one commit (see `put_files`)."""
-        return self._upload(repo, ref, walk_dir(local_dir, dest), append, message, parallel, progress)
+        base = normalize_path(dest) if skip_unchanged else None
+        return self._upload(repo, ref, walk_dir(local_dir, dest), append, message, parallel, progress, base)
 
     def get_dir(
         self,
@@ -98,7 +116,7 @@ class TransferMethods(FileMethods):
         info = self.inspect_file(repo, ref, base)
         if info.type == "file":
             target = root / PurePosixPath(base).name
-            size = self.get_file(repo, info.commit, base, target, progress=progress)
+            size = self.get_file(repo, info.commit, base, target, progress=progress, parallel=parallel)
             return DownloadSummary(info.commit, 1, size)
         root.mkdir(parents=True, exist_ok=True)
         pinned = info.commit or ref
@@ -107,7 +125,8 @@ class TransferMethods(FileMethods):
 
         def fetch(item: FileInfo, cancel: threading.Event) -> None:
             target = _local_target(root, base, item.path)
-            size = self.get_file(repo, pinned, item.path, target, progress=progress, _cancel=cancel)
+            # Files already go `parallel` at a time: each one is a single request.
+            size = self.get_file(repo, pinned, item.path, target, progress=progress, parallel=1, _cancel=cancel)
             with lock:
                 totals[0] += 1
                 totals[1] += size
@@ -127,27 +146,62 @@ class TransferMethods(FileMethods):
         message: str | None,
         parallel: int,
         progress: Progress | None,
+        base: str | None = None,
     ) -> UploadSummary:
         _repo(repo)
         _ref(ref)
+        params = None if append else self._chunking()
         jobs = plan(
-            entries, max_files=self.batch_files, max_bytes=self.batch_bytes, big_file=self.big_file_bytes
+            entries, max_files=self.batch_files,
+            max_bytes=self.batch_bytes if params is None else min(self.batch_bytes, PACK_BATCH_BYTES),
+            big_file=self.big_file_bytes,
         )
         head = list(itertools.islice(jobs, 2))
         if not head:
             return UploadSummary(None, 0, 0, 0)
-        if len(head) == 1:  # one request is atomic on its own
-            commit = self._send(repo, ref, head[0], append, message, progress, None)
-            return UploadSummary(commit, _count(head[0]), head[0].size, 1)
+        skipping = params is not None and base is not None and self._holds_files(repo, ref, base)
+        uploads = None
+        if params is not None:
+            from tusk.chunked import ChunkedUploads
+
+            uploads = ChunkedUploads(self._t, repo, params)
+        if len(head) == 1 and not skipping:  # one request is atomic on its own
+            sent = self._send(repo, ref, head[0], append, message, progress, None, uploads, None)
+            return UploadSummary(sent.commit, _count(head[0]), head[0].size, 1)
         tally = _Tally()
         with write_target(self, repo, ref, description=message or "") as target:
+            # Listed from the commit the writes land in, so skipping leaves exactly the tree a full
+            # upload would have made; fetched while the first big files are already being cut.
+            index = RemoteIndex(self, target.repo, target.ref, base, parallel) if skipping and base else None
+            try:
 
-            def send(job: Job, cancel: threading.Event) -> None:
-                commit = self._send(target.repo, target.ref, job, append, None, progress, cancel)
-                tally.add(job, commit)
+                def send(job: Job, cancel: threading.Event) -> None:
+                    sent = self._send(target.repo, target.ref, job, append, None, progress, cancel, uploads, index)
+                    tally.add(job, sent)
 
-            _run_parallel(itertools.chain(head, jobs), send, parallel)
-        return UploadSummary(target.finished or tally.commit, tally.files, tally.bytes, tally.requests)
+                _run_parallel(itertools.chain(head, jobs), send, parallel)
+            finally:
+                if index is not None:
+                    index.close()
+        commit = target.finished or tally.commit
+        if commit is None:  # nothing needed sending into someone else's open commit
+            commit = self.inspect_commit(repo, target.ref)
+        return UploadSummary(commit, tally.files, tally.bytes, tally.requests, tally.unchanged)
+
+    def _chunking(self) -> Chunking | None:
+        """The server's chunk parameters (asked once per client); None: it predates packs and chunks."""
+        if not hasattr(self, "_chunking_cache"):
+            from tusk.chunked import chunking
+
+            self._chunking_cache = chunking(self._t)
+        return self._chunking_cache
+
+    def _holds_files(self, repo: str, ref: str, base: str) -> bool:
+        try:
+            info = self.inspect_file(repo, ref, base)
+        except NotFound:
+            return False
+        return info.type == "dir" and info.file_count > 0
 
     def _send(
         self,
@@ -158,7 +212,77 @@ class TransferMethods(FileMethods):
         message: str | None,
         progress: Progress | None,
         cancel: threading.Event | None,
+        uploads: ChunkedUploads | None = None,
+        index: RemoteIndex | None = None,
+    ) -> _Sent:
+        if uploads is None:
+            return _Sent(self._send_legacy(repo, ref, job, append, message, progress, cancel))
+        if isinstance(job, Batch):
+            remote = index.get() if index is not None else {}
+            return self._send_pack(repo, ref, job, message, progress, cancel, uploads, remote)
+        entry = job.entry
+        if not isinstance(entry.source, Path):  # bytes held in memory: one streamed PUT
+            return _Sent(self._send_legacy(repo, ref, job, append, message, progress, cancel))
+        # Ask which chunks the server lacks only for a new version of a file it has (an edit shares
+        # most of them); a file new to it goes up whole without a round trip per window.
+        previous = index.previous(entry.dest) if index is not None else None
+        manifest = uploads.upload(entry.source, progress, cancel, ask=previous is not None)
+        if previous == (manifest.size, manifest.content_id):
+            return _Sent(None, unchanged=1)
+        reply = uploads.commit(ref, [(entry.dest, manifest)], message)
+        return _Sent(BatchPutResult.model_validate(reply).commit)
+
+    def _send_pack(
+        self,
+        repo: str,
+        ref: str,
+        batch: Batch,
+        message: str | None,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+        uploads: ChunkedUploads,
+        remote: dict[str, tuple[int, str]],
+    ) -> _Sent:
+        files = list(packs.load(batch.entries, cancel))
+        if remote:
+
+            def held(f: packs.Loaded) -> bool:  # hash only what the target holds with the same size
+                there = remote.get(f.dest)
+                return there is not None and there[0] == len(f.data) and there[1] == uploads.content_id_of(f.data)
+
+            changed = [f for f in files if not held(f)]
+            if progress is not None and len(changed) < len(files):
+                progress(sum(len(f.data) for f in files) - sum(len(f.data) for f in changed))
+            unchanged, files = len(files) - len(changed), changed
+            if not files:
+                return _Sent(None, unchanged=unchanged)
+        else:
+            unchanged = 0
+        pack = packs.Pack(files)
+        url = routes.pack(repo, ref)
+        params = _write_params(False, message)
+        headers = {"Content-Type": PACK_MEDIA}
+        if self._t.bulk is not None:
+            reply = self._t.bulk.send("POST", url, pack.stream(progress, cancel), pack.length,
+                                      params=params, headers=headers)
+            result = BatchPutResult.model_validate_json(reply.body)
+        else:
+            response = self._t.request("POST", url, params=params, content=b"".join(pack.stream(progress, cancel)),
+                                       headers=headers)
+            result = BatchPutResult.model_validate(response.json())
+        return _Sent(result.commit, unchanged=unchanged)
+
+    def _send_legacy(
+        self,
+        repo: str,
+        ref: str,
+        job: Job,
+        append: bool,
+        message: str | None,
+        progress: Progress | None,
+        cancel: threading.Event | None,
     ) -> CommitInfo:
+        """Multipart batches and streamed PUTs: what every server understands."""
         if not isinstance(job, Batch):
             entry = job.entry
             result = self.put_file(
@@ -177,18 +301,35 @@ class TransferMethods(FileMethods):
         return BatchPutResult.model_validate(response.json()).commit
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What one request did: the commit it wrote to (None if nothing needed sending)."""
+
+    commit: CommitInfo | None
+    unchanged: int = 0
+
+
+def _common_dir(paths: list[str]) -> str:
+    """The deepest directory holding every path (all absolute and normalized)."""
+    # Character-wise, then cut back to the last "/": every string ends in "/", so that is a whole component.
+    prefix = os.path.commonprefix([p.rpartition("/")[0] + "/" for p in paths])  # noqa: RUF071
+    return normalize_path(prefix[: prefix.rfind("/") + 1] or "/")
+
+
 class _Tally:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.files = self.bytes = self.requests = 0
+        self.files = self.bytes = self.requests = self.unchanged = 0
         self.commit: CommitInfo | None = None
 
-    def add(self, job: Job, commit: CommitInfo) -> None:
+    def add(self, job: Job, sent: _Sent) -> None:
         with self._lock:
             self.files += _count(job)
             self.bytes += job.size
-            self.requests += 1
-            self.commit = commit
+            self.unchanged += sent.unchanged
+            if sent.commit is not None:
+                self.requests += 1
+                self.commit = sent.commit
 
 
 def _count(job: Job) -> int:

@@ -7,14 +7,35 @@ that cannot be reached is `Unavailable` with a hint on how to start or find one.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 
-from tusk_common import errors
+def _import_httpx_without_its_cli() -> None:
+    """`import httpx` also imports httpx's own command line (rich, pygments, click's whole UI) when those
+    are installed: a third of the `tusk` command's start-up. That import is optional in httpx (it falls
+    back to a stub `httpx.main`), and nothing here uses it: hide it for the one import, then forget it,
+    so a later `import httpx._main` elsewhere still works."""
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if sys.modules.get("httpx._main", 0) is None:
+            del sys.modules["httpx._main"]
+
+
+_import_httpx_without_its_cli()
+
+import httpx  # noqa: E402
+
+from tusk.bulk import BulkHttp  # noqa: E402
+from tusk_common import errors  # noqa: E402
 
 DEFAULT_URL = "http://127.0.0.1:7080"
 
@@ -44,16 +65,25 @@ def resolve_url(url: str | None) -> str:
 
 def error_from_response(response: httpx.Response) -> errors.TuskError:
     """The typed error an error reply stands for (the body must have been read)."""
+    return error_from_reply(
+        response.status_code, response.content, f"{response.request.method} {response.url.path}",
+        reason=response.reason_phrase,
+    )
+
+
+def error_from_reply(status: int, body: bytes, what: str, *, reason: str = "") -> errors.TuskError:
+    """The typed error of an error reply: `{"error": ...}` rebuilt, else classified by `status`."""
     payload: Any = None
     try:
-        payload = response.json()
+        payload = json.loads(body)
     except ValueError:
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         return errors.from_wire(payload["error"])
-    cls = _BY_STATUS.get(response.status_code, errors.Internal)
-    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
-    return cls(f"HTTP {response.status_code} from {response.request.method} {response.url.path}: {text}")
+    cls = _BY_STATUS.get(status, errors.Internal)
+    text = body.decode("utf-8", "replace").strip()
+    line = text.splitlines()[0][:200] if text else reason
+    return cls(f"HTTP {status} from {what}: {line}")
 
 
 class Transport:
@@ -71,13 +101,20 @@ class Transport:
 
         self.url = resolve_url(url)
         self.timeout = timeout
+        headers = {"User-Agent": f"tusk-python/{__version__}"}
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"User-Agent": f"tusk-python/{__version__}"},
+            headers=headers,
             follow_redirects=False,
+            # Plain http never needs a TLS context: skip loading the CA bundle (~0.1 s at start-up).
+            verify=not self.url.startswith("http://"),
         )
+        # Bulk bytes bypass httpx, so only when talking to a real server (a test transport sees all).
+        self.bulk: BulkHttp | None = None
+        if transport is None:
+            self.bulk = BulkHttp(self.url, timeout=timeout, headers=headers, error=error_from_reply)
 
     def close(self) -> None:
         self._http.close()

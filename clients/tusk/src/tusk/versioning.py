@@ -139,7 +139,7 @@ class VersioningMethods:
             query = {**params, "limit": page_size}
             if cursor:
                 query["cursor"] = cursor
-            page = model.model_validate(self._t.json("GET", url, params=query))
+            page = model.model_validate_json(self._t.request("GET", url, params=query).content)
             yield from getattr(page, key)
             cursor = getattr(page, "next_cursor", None)
             if not cursor:

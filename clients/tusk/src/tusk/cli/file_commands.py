@@ -72,8 +72,8 @@ def put_file(
                             message=message, progress=bar)
         return
     with TransferBar(f"put {len(entries)} files", total, len(entries)) as bar:
-        client.put_files(
-            target.repo, target.ref, ((e.dest, e.source) for e in entries),
+        client.put_files(  # a list: files the target already holds unchanged are not sent again
+            target.repo, target.ref, entries,
             append=append, message=message, parallel=parallel, progress=bar,
         )
 
@@ -131,7 +131,7 @@ def get_file(
             raise click.UsageError("get file -r writes a directory: give it one with -o DIR")
         info = client.inspect_file(source.repo, source.ref, source.path)
         if info.type == "file":
-            _get_one(state, source, _into(Path(output), source.path), offset, info.size)
+            _get_one(state, source, _into(Path(output), source.path), offset, info.size, parallel)
             return
         total, count = None, 0
         if on_terminal():  # the bar's total needs a listing; skip it when no bar can be drawn
@@ -144,10 +144,12 @@ def get_file(
     if on_terminal():  # only a terminal shows a bar, so only then ask for the size first
         size = max(client.inspect_file(source.repo, source.ref, source.path).size - offset, 0)
     target = _into(Path(output), source.path) if output is not None else None
-    _get_one(state, source, target, offset, size)
+    _get_one(state, source, target, offset, size, parallel)
 
 
-def _get_one(state: CliState, source: Address, output: Path | None, offset: int, size: int | None) -> None:
+def _get_one(
+    state: CliState, source: Address, output: Path | None, offset: int, size: int | None, parallel: int
+) -> None:
     assert source.ref is not None and source.path is not None
     client = state.client
     try:
@@ -157,7 +159,8 @@ def _get_one(state: CliState, source: Address, output: Path | None, offset: int,
                 client.get_file(source.repo, source.ref, source.path, stdout, offset=offset, progress=bar)
                 stdout.flush()
             else:
-                client.get_file(source.repo, source.ref, source.path, output, offset=offset, progress=bar)
+                client.get_file(source.repo, source.ref, source.path, output, offset=offset, progress=bar,
+                                parallel=parallel)
     except Invalid as exc:
         info = client.inspect_file(source.repo, source.ref, source.path)
         if info.type == "dir":

@@ -3,7 +3,7 @@
 Commands that need heavy imports (the embedded stack behind `tusk up`) live in plugin modules that call
 `cli.add_command(...)` (or `create.add_command(...)` on a verb group) when imported. They are imported only
 when a name is not found among the built-in commands, or when help lists every command, so
-`tusk list repo` never pays for them.
+`tusk list repo` never pays for them (nor `tusk put file` for the scheduler's wire models).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import click
 
 from tusk_common.errors import TuskError
 
-PLUGIN_MODULES: tuple[str, ...] = ("tusk.cli.stack_commands", "tusk.cli.lineage_commands")
+PLUGIN_MODULES: tuple[str, ...] = (
+    "tusk.cli.stack_commands", "tusk.cli.lineage_commands", "tusk.cli.pipeline_commands",
+)
 
 _state: dict[str, Any] = {"loaded": False, "failures": {}}
 

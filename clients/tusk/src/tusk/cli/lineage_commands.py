@@ -95,6 +95,7 @@ def render_plan(plan: ReproducePlan) -> str:
             ("  pipeline", f"{pv.pipeline} version {pv.version}"),
             ("  spec hash", pv.spec_hash), ("  transform hash", pv.transform_hash),
             ("  cmd", " ".join(pv.cmd) if pv.cmd else None), ("  image", pv.image),
+            ("  image digest", pv.image_digest),
         ]))  # fmt: skip
         parts.append(table(["  INPUT", "COMMIT", "BRANCH"], [[f"  {n.repo}", n.commit, n.branch] for n in step.inputs]))
     parts.append("user commits: " + ", ".join(_commit(n) for n in plan.roots))

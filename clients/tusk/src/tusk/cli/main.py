@@ -42,12 +42,12 @@ def cli(ctx: click.Context, url: str, as_json: bool) -> None:
 for _verb in groups.VERBS:
     cli.add_command(_verb)
 
-# Importing a command module registers its nouns on the verb groups.
+# Importing a command module registers its nouns on the verb groups (pipelines, lineage and the stack
+# are plugins: see `groups.PLUGIN_MODULES`).
 from tusk.cli import (  # noqa: E402,F401
     branch_commands,
     commit_commands,
     file_commands,
-    pipeline_commands,
     repo_commands,
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from tusk import pipelines
 from tusk.cli import groups
 from tusk.cli.output import ago, emit, emit_json, human_duration, key_values, table
 from tusk.cli.state import CliState, json_option, pass_state
-from tusk_common.wire.pipelines import DatumInfo, JobInfo, PipelineInfo
+from tusk_common.wire.pipelines import DatumInfo, JobInfo, PipelineInfo, image_digest
 
 update = groups.verb_group("update", "Update a pipeline.")
 stop = groups.verb_group("stop", "Stop a pipeline or a job.")
@@ -98,11 +99,16 @@ def list_pipeline(state: CliState, name: str | None, as_json: bool) -> None:
 @groups.inspect.command("pipeline")
 @click.argument("name")
 @click.option("--history", is_flag=True, help="Show every version of the spec.")
+@click.option("--version", "version", type=click.IntRange(min=1), metavar="N",
+              help="Show version N: its code and its whole spec (the one `tusk lineage` names).")  # fmt: skip
 @json_option
 @pass_state
-def inspect_pipeline(state: CliState, name: str, history: bool, as_json: bool) -> None:
+def inspect_pipeline(state: CliState, name: str, history: bool, version: int | None, as_json: bool) -> None:
     """Show a pipeline, its spec and (with --history) its versions."""
-    info = pipelines.api(state.client).inspect_pipeline(name, history=history)
+    info = pipelines.api(state.client).inspect_pipeline(name, history=history or version is not None)
+    if version is not None:
+        _inspect_version(state, info, version, as_json)
+        return
     if state.want_json(as_json):
         emit_json(info)
         return
@@ -116,9 +122,35 @@ def inspect_pipeline(state: CliState, name: str, history: bool, as_json: bool) -
     click.echo("Spec:")
     click.echo(json.dumps(info.spec, indent=2))
     if info.versions:
-        emit(table(("VERSION", "CREATED", "SPEC", "REPROCESS", "KEEP OUTPUTS"),
-                   [(v.version, ago(v.created_at), v.spec_hash[:12], v.reprocess, v.keep_outputs)
+        emit(table(("VERSION", "CREATED", "SPEC", "TRANSFORM", "IMAGE", "REPROCESS", "KEEP OUTPUTS"),
+                   [(v.version, ago(v.created_at), v.spec_hash[:12], v.transform_hash[:12],
+                     _transform(v.spec).get("image") or "-", v.reprocess, v.keep_outputs)
                     for v in info.versions]))  # fmt: skip
+
+
+def _transform(spec: dict[str, Any] | None) -> dict[str, Any]:
+    return dict((spec or {}).get("transform") or {})
+
+
+def _inspect_version(state: CliState, info: PipelineInfo, number: int, as_json: bool) -> None:
+    """One version of the spec: the code a job of that version ran, and the whole spec."""
+    found = next((v for v in info.versions if v.version == number), None)
+    if found is None:
+        raise groups.CliError(f"pipeline {info.name} has no version {number} (versions 1 to {info.version})")
+    if state.want_json(as_json):
+        emit_json(found)
+        return
+    transform = _transform(found.spec)
+    current = " (current)" if number == info.version else f" (current: {info.version})"
+    emit(key_values([
+        ("Name", info.name), ("Version", f"{number}{current}"), ("Created", ago(found.created_at)),
+        ("Spec hash", found.spec_hash), ("Transform hash", found.transform_hash),
+        ("Cmd", " ".join(transform.get("cmd") or []) or None), ("Image", transform.get("image")),
+        ("Image digest", image_digest(transform.get("image"))),
+        ("Reprocess", found.reprocess), ("Keep outputs", found.keep_outputs),
+    ]))  # fmt: skip
+    click.echo("Spec:")
+    click.echo(json.dumps(found.spec, indent=2))
 
 
 @groups.delete.command("pipeline")

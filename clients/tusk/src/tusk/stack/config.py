@@ -83,7 +83,10 @@ class Overrides:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Overrides:
-        s3_set = any(k.startswith("TUSK_S3_") and v for k, v in env.items())
+        # TUSK_S3_GATEWAY_* configure the ingest service's S3 gateway, not an object store.
+        s3_set = any(
+            k.startswith("TUSK_S3_") and not k.startswith("TUSK_S3_GATEWAY_") and v for k, v in env.items()
+        )
         backend = env.get("TUSK_STORE_BACKEND") or ("s3" if s3_set else "fs")
         return cls(
             nats_url=env.get("TUSK_NATS_URL") or None,
@@ -139,6 +142,10 @@ class StackConfig:
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret.key"
+
+    @property
+    def gateway_keys_file(self) -> Path:
+        return self.data_dir / "s3-gateway.keys"
 
     @property
     def logs_dir(self) -> Path:

@@ -35,6 +35,13 @@ def ready_line(config: StackConfig) -> str:
     return f"Tusk is ready at {config.public_url}"
 
 
+def gateway_line(config: StackConfig, env: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """Where the S3 gateway is and which keys it takes (the secret itself stays in its file)."""
+    if env.get("TUSK_S3_GATEWAY_ACCESS_KEY"):
+        return f"S3 gateway at {config.public_url} (keys from TUSK_S3_GATEWAY_ACCESS_KEY/SECRET_KEY)"
+    return f"S3 gateway at {config.public_url} (access and secret key in {config.gateway_keys_file})"
+
+
 def resolve_port(config: StackConfig) -> StackConfig:
     """`--http-addr HOST:0` picks a free port once, so a detached child and its parent agree on it."""
     if config.http_port:
@@ -74,6 +81,7 @@ def up_foreground(config: StackConfig, *, console: Console = console_line) -> in
         while not sup.stopping:
             if sup.wait_ready(READY_NOTE_AFTER):
                 print(ready_line(config), flush=True)
+                print(gateway_line(config), flush=True)
                 break
             waited += READY_NOTE_AFTER
             if not sup.stopping:
@@ -135,6 +143,7 @@ def up_detached(config: StackConfig, *, timeout: float = 300.0) -> int:
         state = read_state(config.state_file) or {}
         if state.get("state") == "ready" and state.get("supervisor", {}).get("pid") == proc.pid:
             print(ready_line(config), flush=True)
+            print(gateway_line(config), flush=True)
             print(f"(running in the background as pid {proc.pid}; logs in {config.logs_dir}; "
                   f"stop it with `tusk down --data-dir {config.data_dir}`)", flush=True)
             return 0

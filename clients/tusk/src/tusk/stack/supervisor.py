@@ -184,6 +184,8 @@ class Supervisor:
             "TUSK_OPS_ADDR": f"127.0.0.1:{ops_port}",
             "PYTHONUNBUFFERED": "1",
         })
+        # Two malloc arenas, as in the image: glibc's default keeps freed transfer buffers (peak RSS).
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         if self.config.overrides.store_backend == "fs":
             env["TUSK_STORE_PATH"] = str(self.config.objects_dir)
         if spec.public_http:
@@ -194,6 +196,9 @@ class Supervisor:
             env["TUSK_SECRET_KEY"] = secret_key(self.config.secret_key_file)
         if spec.name == "worker":
             env.setdefault("TUSK_WORKER_SCRATCH_DIR", str(self.config.scratch_dir))
+        if spec.public_http and not env.get("TUSK_S3_GATEWAY_ACCESS_KEY"):
+            access, secret = gateway_keys(self.config.gateway_keys_file)
+            env["TUSK_S3_GATEWAY_ACCESS_KEY"], env["TUSK_S3_GATEWAY_SECRET_KEY"] = access, secret
         return env
 
     def _service(self, spec: ServiceSpec) -> ServiceComponent:
@@ -397,6 +402,22 @@ class Supervisor:
             host, port = url_endpoint(e.url, e.default_port)
             out[e.name] = tcp_ok(host, port)
         return out
+
+
+def gateway_keys(path: Path) -> tuple[str, str]:
+    """The S3 gateway's development keys: made once per data dir (owner-readable only, as the lines
+    `access_key=...` and `secret_key=...`), so a configured `aws` profile keeps working across restarts."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        access = "TUSK" + secrets.token_hex(8).upper()
+        with os.fdopen(fd, "w") as f:
+            f.write(f"access_key={access}\nsecret_key={secrets.token_urlsafe(30)}\n")
+    fields = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    try:
+        return fields["access_key"].strip(), fields["secret_key"].strip()
+    except KeyError:
+        raise ValueError(f"{path} must hold the lines access_key=... and secret_key=...") from None
 
 
 def secret_key(path: Path) -> str:
