@@ -44,9 +44,11 @@ RUN groupadd --system --gid 10001 tusk \
 COPY --from=builder /opt/tusk /opt/tusk
 COPY deploy/docker/healthcheck.py /opt/tusk/healthcheck.py
 # Containers listen on all interfaces; ops port 9100 (/metrics, /healthz, /readyz), ingest's HTTP 7080.
-# JSON logs, no .pyc writes (the root filesystem is read-only on Kubernetes), HOME on the writable /tmp.
+# JSON logs, no .pyc writes (the root filesystem is read-only on Kubernetes), HOME on the writable /tmp;
+# two malloc arenas: glibc's default (8 per core) keeps freed transfer buffers, ~25 % more peak RSS.
 ENV PATH=/opt/tusk/bin:$PATH \
     VIRTUAL_ENV=/opt/tusk \
+    MALLOC_ARENA_MAX=2 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \

@@ -27,8 +27,9 @@ $(STAMP): $(BIN)/python $(PKG_FILES)
 install: $(STAMP)
 
 # Debian packages the tests use: docker-compose (compose validation, no engine needed), promtool
-# (prometheus), bubblewrap (the worker's sandbox). Installed once, only where missing and we are root.
-SYSTEM_TOOLS := docker-compose:docker-compose promtool:prometheus bwrap:bubblewrap
+# (prometheus), bubblewrap (the worker's sandbox), rclone and s3cmd (clients of the S3 gateway tests).
+# Installed once, only where missing and we are root.
+SYSTEM_TOOLS := docker-compose:docker-compose promtool:prometheus bwrap:bubblewrap rclone:rclone s3cmd:s3cmd
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

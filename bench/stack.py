@@ -19,6 +19,9 @@ from bench.workdir import Workdir, du, remove
 
 _UP_TIMEOUT = 180
 _CLI_TIMEOUT = 3600
+# The S3 gateway's keys for this run. `tusk up` reads any TUSK_S3_* variable as settings of an S3
+# object-store backend, so the store backend is named explicitly (fs, unless the caller chose one).
+S3_ACCESS_KEY, S3_SECRET_KEY = "bench-access-key", "bench-secret-key"
 
 
 def _free_port() -> int:
@@ -60,9 +63,13 @@ class TuskStack:
         remove(self.data_dir)
         addr = f"127.0.0.1:{_free_port()}"
         self._log(f"starting the stack: tusk up --data-dir {self.data_dir} --http-addr {addr} --detach")
+        env = {**os.environ, "TUSK_S3_GATEWAY_ACCESS_KEY": S3_ACCESS_KEY, "TUSK_S3_GATEWAY_SECRET_KEY": S3_SECRET_KEY,
+               "TUSK_STORE_BACKEND": os.environ.get("TUSK_STORE_BACKEND") or "fs",
+               # One slot per worker process: the pipeline scenarios count workers in processes.
+               "TUSK_WORKER_CONCURRENCY": os.environ.get("TUSK_WORKER_CONCURRENCY") or "1"}
         res = subprocess.run(
             [self._tusk, "up", "--data-dir", str(self.data_dir), "--http-addr", addr, "--detach"],
-            capture_output=True, text=True, timeout=_UP_TIMEOUT,
+            capture_output=True, text=True, timeout=_UP_TIMEOUT, env=env,
         )
         if res.returncode != 0:
             tail = " ".join((res.stderr or res.stdout).strip().splitlines()[-2:])

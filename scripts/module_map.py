@@ -28,11 +28,11 @@ def render() -> str:
         for src in sorted(ROOT.glob(pattern)):
             for file in sorted(src.rglob("*.py")):
                 rel = file.relative_to(ROOT)
-                if "tests" in rel.parts or file.name == "__main__.py" and not _summary(file):
+                if "tests" in rel.parts or (file.name == "__main__.py" and not _summary(file)):
                     continue
                 if file.name == "__init__.py" and not _summary(file):
                     continue
-                lines.append(f"{str(rel):<72} {_summary(file)}".rstrip())
+                lines.append(f"{rel!s:<72} {_summary(file)}".rstrip())
     lines.append("```")
     return "\n".join(lines)
 

@@ -8,9 +8,11 @@ from bench.scenarios import (
     finish_latency,
     get_1g,
     lineage,
+    pipelines,
     put_1g,
     put_10k,
     rss_ingest,
+    s3,
     snapshot_mixed,
 )
 
@@ -23,4 +25,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     rss_ingest.SCENARIO,
     finish_latency.SCENARIO,
     lineage.SCENARIO,
+    s3.SCENARIO,
+    *pipelines.SCENARIOS,
 )
