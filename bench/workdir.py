@@ -19,7 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 class Workdir:
     def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or REPO_ROOT / ".bench").resolve()
+        # TUSK_BENCH_DIR: another directory (a second checkout's run, or a bigger disk); default .bench/
+        self.root = (root or Path(os.environ.get("TUSK_BENCH_DIR") or REPO_ROOT / ".bench")).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._can_drop_caches: bool | None = None
         self._lock: TextIO | None = None
