@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
-from tusk_common.bus import Bus
+from tusk_common.bus import Bus, Received
 from tusk_common.errors import Conflict, Invalid, NotFound, Unavailable
 from tusk_common.events import CloudEvent, RepoCreated, parse_event
 from tusk_common.settings import NatsSettings
@@ -133,6 +133,55 @@ async def test_consumer_redelivers_after_a_retryable_error_and_terminates_on_a_p
         if info.num_ack_pending == 0:
             break
         await asyncio.sleep(0.02)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def _settled(bus: Bus, durable: str) -> Any:
+    """The consumer once the server has seen the last ack (acks are fire-and-forget publishes)."""
+    for _ in range(100):
+        info = await bus.js.consumer_info("TUSK_EVENTS", durable)
+        if info.num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.02)
+    return info
+
+
+async def test_batch_consumer_takes_what_waits_at_once_and_falls_back_to_one_by_one(bus):
+    for repo in ("a", "b", "c", "d"):
+        await bus.publish_event(RepoCreated(repo=repo), source="test")
+    batches: list[list[str]] = []
+    done_in_batch: list[str] = []
+    alone: list[str] = []
+    stopping = asyncio.Event()
+
+    def check_done() -> None:
+        if sorted(done_in_batch + alone) == ["a", "b", "c", "d"]:
+            stopping.set()
+
+    async def handle_batch(batch: list[Received]) -> None:
+        repos = [r.event.data["repo"] for r in batch]
+        batches.append(repos)
+        if len(batches) == 1:
+            raise Unavailable("try the whole batch later")
+        if "c" in repos:
+            raise Conflict("one of them is bad")
+        done_in_batch.extend(repos)
+        check_done()
+
+    async def handler(ce: CloudEvent) -> None:
+        alone.append(ce.data["repo"])
+        check_done()
+        if ce.data["repo"] == "c":
+            raise Conflict("c is bad")
+
+    await asyncio.wait_for(bus.consume_event_batches("tb", handle_batch, handler, kinds=["repo.created"],
+                                                     stopping=stopping, retry_delay=0.05), 10)  # fmt: skip
+    # The first fetch took all four at once; the retryable error brought every one back; the batch with
+    # the bad event was handled one by one (so c alone was rejected and the others still went through).
+    assert batches[0] == ["a", "b", "c", "d"]
+    assert sorted(r for b in batches[1:] for r in b) == ["a", "b", "c", "d"]
+    assert "c" in alone and "c" not in done_in_batch
+    info = await _settled(bus, "tb")
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 

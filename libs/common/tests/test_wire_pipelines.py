@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from tusk_common.wire.pipelines import image_digest
+import pytest
+from pydantic import ValidationError
+
+from tusk_common.wire.pipelines import (
+    DatumSetTask,
+    DatumTask,
+    TaskInput,
+    TaskTransform,
+    image_digest,
+    parse_task_message,
+)
 
 SHA = "0123456789abcdef" * 4
 
@@ -25,3 +35,30 @@ SHA = "0123456789abcdef" * 4
 )
 def test_image_digest_is_known_only_when_the_reference_pins_one(image: str | None, digest: str | None):
     assert image_digest(image) == digest
+
+
+def _task(datum: str, **kw: object) -> DatumTask:
+    return DatumTask(pipeline="p", pipeline_version=2, job="j" * 32, datum_id=datum, datum_hash="h" + datum,
+                     commit_set="c" * 32, output_commit="o" * 32, transform=TaskTransform(cmd=["cp", "-r"]),
+                     datum_tries=2, datum_timeout=5.0, inputs=[TaskInput(name="in", repo="in", branch="master",
+                     commit="x" * 32, path="/" + datum)], **kw)  # fmt: skip
+
+
+def test_a_datum_set_gives_back_the_tasks_it_was_made_of():
+    tasks = [_task("a"), _task("b", generation=3)]
+    body = DatumSetTask.of(tasks).model_dump_json(exclude_defaults=True).encode()
+    assert parse_task_message(body).tasks() == tasks
+
+
+def test_a_bare_datum_task_of_schema_version_1_is_read_as_a_set_of_one():
+    task = _task("a")
+    got = parse_task_message(task.model_dump_json(exclude_defaults=True).encode())
+    assert got.tasks() == [task]
+
+
+def test_a_message_that_is_neither_names_the_set_fields():
+    with pytest.raises(ValidationError, match="DatumSetTask"):
+        parse_task_message(b'{"pipeline": "p"}')
+    empty = {**DatumSetTask.of([_task("a")]).model_dump(mode="json"), "datums": []}
+    with pytest.raises(ValidationError, match="datums"):
+        parse_task_message(json.dumps(empty).encode())

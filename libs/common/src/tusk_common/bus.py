@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -52,6 +53,17 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[Any], Awaitable[Wire]]
 _OK_PREFIX = b'{"ok":'  # every successful RPC reply starts so (see `_answer`)
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Received:
+    """An event of a batch, with the trace context of its `consume` span (attach it to continue its trace)."""
+
+    event: CloudEvent
+    context: otel_context.Context
+
+
+BatchHandler = Callable[[list[Received]], Awaitable[None]]
 
 
 CONSUMERS_PAGE = 256  # consumers JetStream lists per CONSUMER.LIST request
@@ -303,6 +315,44 @@ class Bus:
         `stopping` is set. Replicas using the same `durable` share the work. The handler must be
         idempotent: a retryable error naks for redelivery, any other error terminates the message.
         """
+        sub = await self._bind_consumer(durable, kinds, max_ack_pending, ack_wait, max_deliver)
+        try:
+            while not stopping.is_set():
+                for msg in await self._fetch(sub, durable, batch, retry_delay):
+                    await self._handle_event(msg, handler, durable, retry_delay)
+        finally:
+            await sub.unsubscribe()
+
+    async def consume_event_batches(
+        self,
+        durable: str,
+        handle_batch: BatchHandler,
+        handler: EventHandler,
+        *,
+        kinds: list[str] | None = None,
+        stopping: asyncio.Event,
+        max_ack_pending: int = 1024,
+        batch: int = 128,
+        ack_wait: float = 60.0,
+        max_deliver: int = 20,
+        retry_delay: float = 1.0,
+    ) -> None:
+        """As `consume_events`, but the events of each fetch (up to `batch`, all that are waiting) go to
+        `handle_batch` at once, so a burst costs one transaction, not one each. One puller per process:
+        several pullers fetching batches from one consumer hold each other's messages back. If the batch
+        handler raises a retryable error the whole batch comes back later; any other error, and each event
+        is handled alone by `handler`, so one bad event cannot hold back the others."""
+        sub = await self._bind_consumer(durable, kinds, max_ack_pending, ack_wait, max_deliver)
+        try:
+            while not stopping.is_set():
+                msgs = await self._fetch(sub, durable, batch, retry_delay)
+                if msgs:
+                    await self._handle_batch(msgs, handle_batch, handler, durable, retry_delay)
+        finally:
+            await sub.unsubscribe()
+
+    async def _bind_consumer(self, durable: str, kinds: list[str] | None, max_ack_pending: int, ack_wait: float,
+                             max_deliver: int) -> Any:  # fmt: skip
         filters = [f"{EVENTS_PREFIX}.{k}" for k in kinds] if kinds else [f"{EVENTS_PREFIX}.>"]
         config = ConsumerConfig(
             durable_name=durable,
@@ -318,21 +368,63 @@ class Bus:
             await self.js.add_consumer(EVENTS_STREAM, config)
         except nats.js.errors.BadRequestError:
             pass  # exists with a compatible config
-        sub = await self.js.pull_subscribe_bind(durable, stream=EVENTS_STREAM)
+        return await self.js.pull_subscribe_bind(durable, stream=EVENTS_STREAM)
+
+    async def _fetch(self, sub: Any, durable: str, batch: int, retry_delay: float) -> list[Msg]:
         try:
-            while not stopping.is_set():
-                try:
-                    msgs = await sub.fetch(batch, timeout=1.0)
-                except (nats.errors.TimeoutError, TimeoutError):
-                    continue
-                except (nats.errors.ConnectionClosedError, nats.js.errors.ServiceUnavailableError) as exc:
-                    log.warning("consumer.fetch_failed", durable=durable, error=str(exc))
-                    await asyncio.sleep(retry_delay)
-                    continue
-                for msg in msgs:
-                    await self._handle_event(msg, handler, durable, retry_delay)
+            return list(await sub.fetch(batch, timeout=1.0))
+        except (nats.errors.TimeoutError, TimeoutError):
+            return []
+        except (nats.errors.ConnectionClosedError, nats.js.errors.ServiceUnavailableError) as exc:
+            log.warning("consumer.fetch_failed", durable=durable, error=str(exc))
+            await asyncio.sleep(retry_delay)
+            return []
+
+    async def _handle_batch(self, msgs: list[Msg], handle_batch: BatchHandler, handler: EventHandler, durable: str,
+                            retry_delay: float) -> None:  # fmt: skip
+        events: list[CloudEvent] = []
+        good: list[Msg] = []
+        for msg in msgs:
+            try:
+                events.append(CloudEvent.model_validate_json(msg.data))
+                good.append(msg)
+            except ValidationError:
+                log.error("consumer.bad_event", durable=durable, subject=msg.subject)
+                await msg.term()
+        if not events:
+            return
+        # One `consume` span per event, each a child of its producer's: they cover the batch's work.
+        spans = [tracer().start_span(f"consume {ce.type}", context=propagate.extract(dict(m.headers or {})),
+                                     kind=trace.SpanKind.CONSUMER,
+                                     attributes={"tusk.event.id": ce.id, "tusk.consumer": durable,
+                                                 "tusk.batch": len(events)})
+                 for ce, m in zip(events, good, strict=True)]  # fmt: skip
+        received = [Received(ce, trace.set_span_in_context(sp)) for ce, sp in zip(events, spans, strict=True)]
+        try:
+            await handle_batch(received)
+        except TuskError as exc:
+            if exc.retryable:
+                self._count(durable, "retry", len(good))
+                log.warning("consumer.retry", durable=durable, events=len(good), error=exc.message)
+                await asyncio.gather(*(m.nak(delay=retry_delay) for m in good))
+                return
+            log.warning("consumer.batch_rejected", durable=durable, events=len(good), error=exc.message)
+            good, events = await self._one_by_one(good, handler, durable, retry_delay), []
+        except Exception:
+            log.exception("consumer.batch_failed", durable=durable, events=len(good))
+            good, events = await self._one_by_one(good, handler, durable, retry_delay), []
         finally:
-            await sub.unsubscribe()
+            for sp in spans:
+                sp.end()
+        if good:
+            await asyncio.gather(*(m.ack() for m in good))
+            self._count(durable, "ok", len(good))
+
+    async def _one_by_one(self, msgs: list[Msg], handler: EventHandler, durable: str, retry_delay: float
+                          ) -> list[Msg]:  # fmt: skip
+        for msg in msgs:
+            await self._handle_event(msg, handler, durable, retry_delay)
+        return []
 
     async def _handle_event(self, msg: Msg, handler: EventHandler, durable: str, retry_delay: float) -> None:
         try:
@@ -369,9 +461,9 @@ class Bus:
         await msg.ack()
         self._count(durable, "ok")
 
-    def _count(self, durable: str, outcome: str) -> None:
+    def _count(self, durable: str, outcome: str, n: int = 1) -> None:
         if self.metrics:
-            self.metrics.consumed.labels(consumer=durable, outcome=outcome).inc()
+            self.metrics.consumed.labels(consumer=durable, outcome=outcome).inc(n)
 
     async def close(self) -> None:
         for sub in self._subs:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from opentelemetry import trace
 
 
-def add_trace_ids(_logger: object, _method: str, event: dict[str, object]) -> dict[str, object]:
+def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """`trace_id` and `span_id` (hex, as tracing back ends show them) when a recording span is current,
     so a log line leads to its trace; nothing when tracing is off."""
     ctx = trace.get_current_span().get_span_context()

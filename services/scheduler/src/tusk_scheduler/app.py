@@ -70,14 +70,14 @@ async def build(ctx: ServiceContext) -> Scheduler:
                            stopping=ctx.stopping, batch=64),
         name="commits-consumer",
     )  # fmt: skip
-    # One message per fetch: several pullers fetching batches from one durable consumer hold each
-    # delivered message until the other pullers' requests expire (up to the 1 s fetch timeout).
-    for i in range(settings.datum_consumers):
-        ctx.spawn(
-            bus.consume_events(consumers.DATUMS_DURABLE, consumers.on_datum(deps),
-                               kinds=["datum.done", "datum.failed"], stopping=ctx.stopping, batch=1),
-            name=f"datums-consumer-{i}",
-        )  # fmt: skip
+    # One puller takes every datum result waiting (up to datum_batch) and settles each job's in one
+    # transaction: a burst of small datums costs a transaction per fetch, not per datum.
+    ctx.spawn(
+        bus.consume_event_batches(consumers.DATUMS_DURABLE, consumers.on_datums(deps), consumers.on_datum(deps),
+                                  kinds=["datum.done", "datum.failed"], stopping=ctx.stopping,
+                                  batch=settings.datum_batch),
+        name="datums-consumer",
+    )  # fmt: skip
     ctx.spawn(sweeper.run(ctx.stopping), name="sweeper")
     ctx.spawn(cron.run(ctx.stopping), name="cron")
     ctx.spawn(sync_repo_users(deps, ctx.stopping), name="repo-users-sync")

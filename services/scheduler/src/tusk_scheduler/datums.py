@@ -7,10 +7,15 @@ So a datum's outputs enter its job exactly once, keyed by the datum id.
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import context as otel_context
+
+from tusk_common.bus import Received
 from tusk_common.errors import Conflict, Invalid, NotFound
-from tusk_common.events import DatumDone, DatumFailed
+from tusk_common.events import DatumDone, DatumFailed, parse_event
 from tusk_common.wire.pipelines import DatumInfo, DatumList
 from tusk_common.wire.versioning import FileContent
 from tusk_scheduler.adapters import catalog
@@ -20,7 +25,26 @@ from tusk_scheduler.jobs import require_job
 from tusk_scheduler.records import datum_info
 
 
-async def on_datum_done(deps: Deps, ev: DatumDone) -> None:
+@dataclass(frozen=True)
+class Result:
+    """A datum's answer, as its row will hold it."""
+
+    job: str
+    datum_id: str
+    state: str
+    attempts: int
+    outputs: dict[str, Any] | None
+    output_files: int
+    output_bytes: int
+    worker: str
+    stats: dict[str, Any]
+    error: str | None
+
+
+async def result_of(deps: Deps, ev: DatumDone | DatumFailed) -> Result:
+    if isinstance(ev, DatumFailed):
+        return Result(ev.job, ev.datum_id, "failed", ev.attempts, None, 0, 0, ev.worker,
+                      {"process_seconds": ev.process_seconds}, ev.error)  # fmt: skip
     outputs: dict[str, Any] = {p: c.model_dump(mode="json") for p, c in ev.outputs.items()}
     if ev.outputs_ref is not None:
         outputs = await get_json(deps.store, ev.outputs_ref)
@@ -29,35 +53,61 @@ async def on_datum_done(deps: Deps, ev: DatumDone) -> None:
         "upload_seconds": ev.upload_seconds, "download_bytes": ev.download_bytes, "upload_bytes": ev.upload_bytes,
     }  # fmt: skip
     size = sum(FileContent.model_validate(c).size for c in outputs.values())
-    await _settle(deps, ev.job, ev.datum_id, ev.state, attempts=ev.attempts, outputs=outputs,
-                  output_files=len(outputs), output_bytes=size, worker=ev.worker, stats=stats, error=None)  # fmt: skip
+    return Result(ev.job, ev.datum_id, ev.state, ev.attempts, outputs, len(outputs), size, ev.worker, stats, None)
 
 
-async def on_datum_failed(deps: Deps, ev: DatumFailed) -> None:
-    await _settle(deps, ev.job, ev.datum_id, "failed", attempts=ev.attempts, outputs=None, output_files=0,
-                  output_bytes=0, worker=ev.worker, stats={"process_seconds": ev.process_seconds},
-                  error=ev.error)  # fmt: skip
+async def on_datum_result(deps: Deps, ev: DatumDone | DatumFailed) -> None:
+    await settle(deps, [await result_of(deps, ev)])
 
 
-async def _settle(deps: Deps, job_id: str, datum_id: str, state: str, **f: Any) -> None:
-    counter = {"success": "processed", "recovered": "recovered", "failed": "failed"}[state]
+async def on_datum_results(deps: Deps, batch: list[Received]) -> None:
+    """A fetch of datum.done / datum.failed events: each job's results settled in one transaction."""
+    by_job: dict[str, list[tuple[Result, Any]]] = {}
+    for r in batch:
+        ev = parse_event(r.event)
+        if isinstance(ev, DatumDone | DatumFailed):
+            by_job.setdefault(ev.job, []).append((await result_of(deps, ev), r.context))
+    for results in by_job.values():
+        token = otel_context.attach(results[-1][1])  # the job's next step continues the last result's trace
+        try:
+            await settle(deps, [res for res, _ in results])
+        finally:
+            otel_context.detach(token)
+
+
+async def settle(deps: Deps, results: list[Result]) -> None:
+    """Record the first answer of each datum that is still `starting`, in one transaction for the job;
+    redeliveries, duplicates from a worker killed after publishing (or a datum set run again), and late
+    answers to a `restart datum` are ignored."""
+    first: dict[str, Result] = {}
+    for res in results:
+        first.setdefault(res.datum_id, res)
+    rows = list(first.values())
+    job_id = rows[0].job
     async with deps.pool.acquire() as conn, conn.transaction():
         job = await catalog.get_job(conn, job_id, lock=True)
         if job is None or job["state"] != "running":
-            return  # the job ended (killed, deleted) or the result is a duplicate
-        moved = await conn.fetchval(
-            "UPDATE datums SET state = $3, attempts = $4, outputs = $5, output_files = $6, output_bytes = $7,"
-            " worker = $8, stats = $9, error = $10, finished_at = now()"
-            " WHERE job = $1 AND datum_id = $2 AND state = 'starting' RETURNING datum_id",
-            job_id, datum_id, state, f["attempts"], f["outputs"], f["output_files"], f["output_bytes"],
-            f["worker"], f["stats"], f["error"],
+            return  # the job ended (killed, deleted) or the results are duplicates
+        moved = await conn.fetch(
+            "UPDATE datums AS d SET state = u.state, attempts = u.attempts, outputs = u.outputs,"
+            " output_files = u.output_files, output_bytes = u.output_bytes, worker = u.worker, stats = u.stats,"
+            " error = u.error, finished_at = now()"
+            " FROM unnest($2::text[], $3::text[], $4::int[], $5::jsonb[], $6::int[], $7::bigint[], $8::text[],"
+            " $9::jsonb[], $10::text[]) AS u(datum_id, state, attempts, outputs, output_files, output_bytes,"
+            " worker, stats, error)"
+            " WHERE d.job = $1 AND d.datum_id = u.datum_id AND d.state = 'starting' RETURNING d.state",
+            job_id, [r.datum_id for r in rows], [r.state for r in rows], [r.attempts for r in rows],
+            [r.outputs for r in rows], [r.output_files for r in rows], [r.output_bytes for r in rows],
+            [r.worker for r in rows], [r.stats for r in rows], [r.error for r in rows],
         )  # fmt: skip
-        if moved is None:
+        if not moved:
             return
+        n = Counter(m["state"] for m in moved)
         pending = await conn.fetchval(
-            f"UPDATE jobs SET pending = pending - 1, {counter} = {counter} + 1 WHERE id = $1 RETURNING pending",
-            job_id,
-        )
+            "UPDATE jobs SET pending = pending - $2, processed = processed + $3, recovered = recovered + $4,"
+            " failed = failed + $5 WHERE id = $1 RETURNING pending",
+            job_id, len(moved), n["success"], n["recovered"], n["failed"],
+        )  # fmt: skip
     if pending == 0:
         deps.kick(job["pipeline"])
 

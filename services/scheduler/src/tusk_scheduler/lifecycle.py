@@ -16,10 +16,11 @@ import structlog
 from tusk_common.errors import Conflict, NotFound, TuskError
 from tusk_common.events import JobFinished
 from tusk_common.outbox import enqueue
-from tusk_common.wire.pipelines import JobInput
+from tusk_common.wire.pipelines import DatumSetTask, JobInput
 from tusk_common.wire.versioning import FileChange, FileContent
 from tusk_scheduler.adapters import catalog
 from tusk_scheduler.deps import Deps
+from tusk_scheduler.domain.datum_sets import cut, set_limits
 from tusk_scheduler.domain.incremental import PreviousDatum, merge_outputs, plan
 from tusk_scheduler.domain.spec import spec_from_dict
 from tusk_scheduler.planning import TaskBuilder, Trees, datum_inputs, expand, input_branches, load_trees
@@ -193,14 +194,43 @@ async def resolve_inputs(deps: Deps, job: Any, branches: list[tuple[str, str]]) 
 
 
 async def send_tasks(deps: Deps, job: Any, version: Any, trees: Trees, todo: list[tuple[Any, int]]) -> None:
+    """Cut the datums into sets (`domain.datum_sets`), publish them a batch at a time, mark them sent."""
     builder = TaskBuilder(deps, job, version, trees)
-    batch = deps.settings.task_batch
-    for start in range(0, len(todo), batch):
-        chunk = todo[start : start + batch]
-        tasks = [await builder.build(d, gen) for d, gen in chunk]
-        await deps.tasks.publish(tasks)
+    s = deps.settings
+    todo = sorted(todo, key=lambda t: t[0].datum_id)  # the same datums make the same sets
+    number, size_bytes = set_limits(builder.spec.datum_set_spec, len(todo), builder.spec.parallelism,
+                                    s.max_set_datums)  # fmt: skip
+    groups = cut(todo, [builder.input_bytes(d) for d, _ in todo], number, size_bytes)
+    batch: list[tuple[DatumSetTask, bytes]] = []
+    held = 0
+
+    async def flush() -> None:
+        await deps.tasks.publish(batch)
         async with deps.pool.acquire() as conn:
-            await catalog.mark_sent(conn, job["id"], [t.datum_id for t in tasks])
+            await catalog.mark_sent(conn, job["id"], [d.datum_id for t, _ in batch for d in t.datums])
+        batch.clear()
+
+    for group in groups:
+        tasks = [await builder.build(d, gen) for d, gen in group]
+        for one in fit(DatumSetTask.of(tasks), s.max_set_bytes):
+            batch.append(one)
+            held += len(one[0].datums)
+        if held >= s.task_batch:
+            await flush()
+            held = 0
+    if batch:
+        await flush()
+
+
+def fit(task: DatumSetTask, max_bytes: int) -> list[tuple[DatumSetTask, bytes]]:
+    """The set with its encoded body, halved until each part fits in `max_bytes` (one datum always goes:
+    its input lists beyond `inline_files` already travel through the chunk store)."""
+    body = task.model_dump_json(exclude_defaults=True).encode()
+    if len(body) <= max_bytes or len(task.datums) == 1:
+        return [(task, body)]
+    half = len(task.datums) // 2
+    return [*fit(task.model_copy(update={"datums": task.datums[:half]}), max_bytes),
+            *fit(task.model_copy(update={"datums": task.datums[half:]}), max_bytes)]  # fmt: skip
 
 
 async def resend_tasks(deps: Deps, job: Any) -> None:

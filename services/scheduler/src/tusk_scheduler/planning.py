@@ -129,6 +129,14 @@ class TaskBuilder:
             (p.name, p.repo, p.branch): (p.lazy, p.empty_files) for _, p in pfs_inputs(self.spec.input)
         }
 
+    def input_bytes(self, datum: Datum) -> int:
+        """Bytes of the files the datum reads (what `datum_set_spec.size_bytes` counts)."""
+        total = 0
+        for i in datum.inputs:
+            contents = self.trees.contents.get((i.repo, i.branch), {})
+            total += sum(c.size for p, _ in i.files if (c := contents.get(p)) is not None)
+        return total
+
     async def build(self, datum: Datum, generation: int = 0) -> DatumTask:
         inputs = []
         for i in datum.inputs:

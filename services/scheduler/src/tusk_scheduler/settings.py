@@ -18,7 +18,13 @@ class SchedulerSettings(ServiceSettings):
         description="key sealing secrets at rest: 32 bytes as base64 or hex (another text is hashed)",
     )
     datum_ack_wait: float = Field(30.0, gt=0, description="seconds a worker may hold a task between heartbeats")
-    task_batch: int = Field(500, ge=1, le=10_000, description="datum tasks published per batch")
+    task_batch: int = Field(500, ge=1, le=10_000, description="datums whose tasks are published per batch")
+    max_set_datums: int = Field(
+        100, ge=1, le=10_000, description="datums per datum set at most, unless a spec's datum_set_spec.number says"
+    )
+    max_set_bytes: int = Field(
+        256 * 1024, ge=4096, le=768 * 1024, description="encoded size of a datum set message at most (NATS caps 1 MiB)"
+    )
     list_page: int = Field(10_000, ge=1, le=10_000, description="files per ListFiles page")
     put_batch: int = Field(5_000, ge=1, le=10_000, description="output changes per PutFiles call")
     inline_files: int = Field(200, ge=0, description="input files carried in a task before they go to the store")
@@ -27,6 +33,6 @@ class SchedulerSettings(ServiceSettings):
     )
     sweep_interval: float = Field(2.0, gt=0, description="seconds between looks for stalled pipelines")
     cron_interval: float = Field(1.0, gt=0, description="seconds between looks for due cron ticks")
-    datum_consumers: int = Field(4, ge=1, le=64, description="concurrent handlers of datum events")
+    datum_batch: int = Field(128, ge=1, le=1024, description="datum results settled per fetch at most")
     wait_poll_interval: float = Field(0.25, gt=0, description="how often waits re-check without NOTIFY")
     rpc_timeout: float = Field(30.0, gt=0, description="seconds a versioning call may take")

@@ -1,9 +1,12 @@
-"""One datum, start to end: inputs in, up to `datum_tries` attempts, `err_cmd`, outputs out, the result event.
+"""One datum set, start to end; per datum: inputs in, up to `datum_tries` attempts, `err_cmd`, outputs
+out, the result event.
 
-The task message is acknowledged only after the result event is stored by JetStream, so a worker killed
-at any point leaves the task to be redelivered; the scheduler takes the first result of each datum, so
-the datum's outputs enter the job once. A worker stopping (SIGTERM) kills its transforms and naks their
-tasks so another worker starts them at once; a task of a job that ended is acknowledged and dropped.
+A task message carries a datum set; its datums run one after another in the slot, and each result is
+published while the next datum runs. The message is acknowledged only after every result event is
+stored by JetStream, so a worker killed at any point leaves the set to be redelivered; the scheduler
+takes the first result of each datum, so a datum's outputs enter the job once even when its set runs
+again. A worker stopping (SIGTERM) kills its transforms and naks their sets so another worker starts
+them at once; a set of a job that ended is acknowledged and dropped.
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ from tusk_common.bus import Bus
 from tusk_common.errors import TuskError, Unavailable
 from tusk_common.events import DatumDone, DatumFailed, Event
 from tusk_common.store import ChunkStore
-from tusk_common.wire.pipelines import DatumTask, LogLine, ResolveSecrets, SecretValues
+from tusk_common.wire.pipelines import DatumTask, LogLine, ResolveSecrets, SecretValues, parse_task_message
 from tusk_worker.environment import transform_env
 from tusk_worker.jobs import FinishedJobs
 from tusk_worker.logship import LogShipper, Redactor
 from tusk_worker.metrics import WorkerMetrics
-from tusk_worker.runners import Outcome, Runner, Slot
+from tusk_worker.runners import SLOTS_PER_UNIT, Outcome, Runner, Slot
 from tusk_worker.settings import WorkerSettings
-from tusk_worker.tracing import describe, step
+from tusk_worker.tracing import datum_span, describe, step
 from tusk_worker.workspace import collect, materialize
 
 log = structlog.get_logger(__name__)
@@ -56,75 +59,125 @@ class Executor:
         self.t = tools
 
     async def handle(self, msg: Msg, ack_wait: float) -> None:
+        """Run the datum set of one task message; acknowledge it once every datum's result is stored."""
         try:
-            task = DatumTask.model_validate_json(msg.data)
+            batch = parse_task_message(msg.data)
         except ValidationError as exc:
             log.error("task.invalid", subject=msg.subject, error=str(exc.errors()[:1]))
             await msg.term()
             return
-        if self.t.jobs.finished(task.job):
+        if self.t.jobs.finished(batch.job):
             await msg.ack()
             return
         delivered = msg.metadata.num_delivered or 1
-        structlog.contextvars.bind_contextvars(job=task.job, datum=task.datum_id[:12])
-        describe(task)
+        structlog.contextvars.bind_contextvars(job=batch.job)
+        describe(batch)
+        tasks = batch.tasks()
         if delivered > self.t.settings.max_deliveries:
-            event: Event = DatumFailed(
-                pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, attempts=0,
-                generation=task.generation, worker=self.t.name,
-                error=f"the datum was handed to workers {delivered - 1} times and none finished it"
-                      " (they died or stopped: out of memory?)",
-            )  # fmt: skip
-            await asyncio.shield(self._finish(msg, task, event, delivered))
+            why = (f"the datum was handed to workers {delivered - 1} times and none finished it"
+                   " (they died or stopped: out of memory?)")  # fmt: skip
+            failed = [self._failed(task, why) for task in tasks]
+            sent = [await asyncio.shield(self._publish(t, e, delivered)) for t, e in zip(tasks, failed, strict=True)]
+            await asyncio.shield(self._settle(msg, sent))
             return
         me = asyncio.current_task()
         assert me is not None
-        self.t.jobs.track(task.job, me)  # type: ignore[arg-type]
+        self.t.jobs.track(batch.job, me)  # type: ignore[arg-type]
         beat = asyncio.create_task(_heartbeat(msg, max(0.5, ack_wait / 3)))
+        running: list[asyncio.Task[bool | None]] = []
         try:
-            event = await self._execute(task)
-        except asyncio.CancelledError:
-            if self.t.jobs.finished(task.job):
+            await self._pipeline(tasks, delivered, running)
+            sent = await asyncio.gather(*running)
+        except BaseException as exc:
+            for t in running:
+                t.cancel()
+            await asyncio.shield(asyncio.gather(*running, return_exceptions=True))
+            if not isinstance(exc, asyncio.CancelledError):
+                raise
+            if self.t.jobs.finished(batch.job):
                 me.uncancel()
                 await asyncio.shield(_quiet(msg.ack()))
                 log.info("datum.dropped", reason="job ended")
                 return
             await asyncio.shield(_quiet(msg.nak()))
             raise
-        except DatumError as exc:
-            event = DatumFailed(pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, attempts=0,
-                                generation=task.generation, worker=self.t.name, error=str(exc))  # fmt: skip
-        except TuskError as exc:
-            if exc.retryable:
-                # Our own trouble (store, scheduler unreachable): let another attempt happen later.
-                log.warning("datum.retry_later", error=exc.message)
-                await asyncio.shield(_quiet(msg.nak(delay=1.0)))
-                return
-            event = DatumFailed(pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, attempts=0,
-                                generation=task.generation, worker=self.t.name, error=exc.message)  # fmt: skip
         finally:
             beat.cancel()
-        await asyncio.shield(self._finish(msg, task, event, delivered))
+        # None: our own trouble (store or scheduler away): the set runs again later, here or elsewhere.
+        await asyncio.shield(self._settle(msg, [bool(x) for x in sent], retry=None in sent))
 
-    async def _finish(self, msg: Msg, task: DatumTask, event: Event, delivered: int) -> None:
+    async def _pipeline(self, tasks: list[DatumTask], delivered: int, started: list[asyncio.Task[bool | None]]
+                        ) -> None:  # fmt: skip
+        """Start the set's datums in order, two at a time: while one datum's transform runs, the next one's
+        inputs are placed (in the slot's twin) and the previous one's outputs are stored and its result
+        published. Transforms themselves run one at a time (`gate`): the set is one unit of parallelism.
+        Each datum's task (in `started`) ends with whether its result was published (None: ours failed)."""
+        gate = asyncio.Lock()
+        ahead = asyncio.Semaphore(SLOTS_PER_UNIT)
+        trouble = asyncio.Event()
+
+        async def one(task: DatumTask) -> bool | None:
+            try:
+                structlog.contextvars.bind_contextvars(datum=task.datum_id[:12])
+                with datum_span(task):
+                    event = await self._attempt(task, gate)
+                    if event is None:
+                        trouble.set()
+                        return None
+                    return await self._publish(task, event, delivered)
+            finally:
+                ahead.release()
+
+        for task in tasks:
+            await ahead.acquire()
+            if trouble.is_set():
+                ahead.release()
+                break
+            started.append(asyncio.create_task(one(task)))
+
+    async def _attempt(self, task: DatumTask, gate: asyncio.Lock) -> Event | None:
+        """The datum's result event; None when the trouble is ours (store or scheduler unreachable)."""
+        try:
+            return await self._execute(task, gate)
+        except DatumError as exc:
+            return self._failed(task, str(exc))
+        except TuskError as exc:
+            if exc.retryable:
+                log.warning("datum.retry_later", error=exc.message)
+                return None
+            return self._failed(task, exc.message)
+
+    def _failed(self, task: DatumTask, error: str, attempts: int = 0, process_seconds: float = 0.0) -> DatumFailed:
+        return DatumFailed(pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, attempts=attempts,
+                           generation=task.generation, worker=self.t.name, error=error,
+                           process_seconds=process_seconds)  # fmt: skip
+
+    async def _settle(self, msg: Msg, sent: list[bool], *, retry: bool = False) -> None:
+        """Acknowledge the message when every result is stored; otherwise have it delivered again."""
+        if retry or not all(sent):
+            await _quiet(msg.nak(delay=1.0))
+        else:
+            await _quiet(msg.ack())
+
+    async def _publish(self, task: DatumTask, event: Event, delivered: int) -> bool:
+        """Store the datum's result (its log lines first); False if NATS stayed away through the retries."""
         event_id = f"{task.job}.{task.datum_id}.{task.generation}.{delivered}"
         for pause in (0.2, 0.5, 1.0, 2.0, None):
             try:
                 await self.t.shipper.flush()
                 await self.t.bus.publish_event(event, source=f"tusk-worker/{self.t.name}", event_id=event_id)
-                await msg.ack()
-                log.info("datum.finished", state=getattr(event, "state", "failed"))
+                log.info("datum.finished", datum=task.datum_id[:12], state=getattr(event, "state", "failed"))
                 if self.t.metrics is not None:
                     self.t.metrics.datum_finished(event)
-                return
+                return True
             except Unavailable as exc:
                 if pause is None:
-                    log.warning("datum.result_not_published", error=exc.message)
-                    await _quiet(msg.nak(delay=1.0))
-                    return
+                    log.warning("datum.result_not_published", datum=task.datum_id[:12], error=exc.message)
+                    return False
                 await asyncio.sleep(pause)
+        return False
 
-    async def _execute(self, task: DatumTask) -> Event:
+    async def _execute(self, task: DatumTask, gate: asyncio.Lock) -> Event:
         values = await self._secrets(task)
         redact = Redactor(v for keys in values.values() for v in keys.values())
         mounts = tuple(s.mount_path for s in task.transform.secrets if s.mount_path)
@@ -132,37 +185,46 @@ class Executor:
             got = await step("download", materialize(self.t.store, slot, task))
             secret_env, secret_dirs = await _place_secrets(slot, task, values)
             env = transform_env(task, slot, secret_env, secret_dirs)
-            tr = task.transform
-            argv = [slot.rewrite(a) for a in tr.cmd]
-            cwd = slot.rewrite(tr.working_dir) if tr.working_dir else None
-            stdin = "".join(slot.rewrite(s) + "\n" for s in tr.stdin).encode() if tr.stdin else None
-            accept = {0, *tr.accept_return_code}
-            spent = 0.0
-            problem = ""
-            for attempt in range(1, task.datum_tries + 1):
-                if attempt > 1:
-                    await slot.reset_out()
-                outcome = await self._run(slot, task, attempt, argv, env, cwd, stdin, redact)
-                spent += outcome.seconds
-                if outcome.code in accept:
-                    col = await step("upload", collect(self.t.store, slot, got.files))
-                    for path in col.skipped:
-                        self._system(task, attempt, f"output {path} was not stored: not a regular file inside /pfs")
-                    return await self._done(task, "success", attempt, col.outputs, got, spent, col)
-                problem = _describe(outcome, task.datum_timeout)
-                self._system(task, attempt, f"attempt {attempt} of {task.datum_tries} failed: {problem}")
-            if tr.err_cmd:
-                err_argv = [slot.rewrite(a) for a in tr.err_cmd]
-                err_in = "".join(slot.rewrite(s) + "\n" for s in tr.err_stdin).encode() if tr.err_stdin else None
-                outcome = await self._run(slot, task, task.datum_tries, err_argv, env, cwd, err_in, redact)
-                spent += outcome.seconds
-                if outcome.code in accept:
-                    self._system(task, task.datum_tries, "err_cmd succeeded: the datum is recovered")
-                    return await self._done(task, "recovered", task.datum_tries, {}, got, spent, None)
-                problem += f"; err_cmd failed: {_describe(outcome, task.datum_timeout)}"
-            return DatumFailed(pipeline=task.pipeline, job=task.job, datum_id=task.datum_id,
-                               attempts=task.datum_tries, generation=task.generation, worker=self.t.name,
-                               error=problem, process_seconds=spent)  # fmt: skip
+            async with gate:
+                state, attempt, spent, problem = await self._transform(slot, task, env, redact)
+            if state == "success":
+                col = await step("upload", collect(self.t.store, slot, got.files))
+                for path in col.skipped:
+                    self._system(task, attempt, f"output {path} was not stored: not a regular file inside /pfs")
+                return await self._done(task, "success", attempt, col.outputs, got, spent, col)
+            if state == "recovered":
+                return await self._done(task, "recovered", attempt, {}, got, spent, None)
+            return self._failed(task, problem, attempts=task.datum_tries, process_seconds=spent)
+
+    async def _transform(self, slot: Slot, task: DatumTask, env: dict[str, str], redact: Redactor
+                         ) -> tuple[str, int, float, str]:  # fmt: skip
+        """Up to `datum_tries` runs, then `err_cmd`: (success|recovered|failed, attempt, seconds, problem)."""
+        tr = task.transform
+        argv = [slot.rewrite(a) for a in tr.cmd]
+        cwd = slot.rewrite(tr.working_dir) if tr.working_dir else None
+        stdin = "".join(slot.rewrite(s) + "\n" for s in tr.stdin).encode() if tr.stdin else None
+        accept = {0, *tr.accept_return_code}
+        spent = 0.0
+        problem = ""
+        for attempt in range(1, task.datum_tries + 1):
+            if attempt > 1:
+                await slot.reset_out()
+            outcome = await self._run(slot, task, attempt, argv, env, cwd, stdin, redact)
+            spent += outcome.seconds
+            if outcome.code in accept:
+                return "success", attempt, spent, ""
+            problem = _describe(outcome, task.datum_timeout)
+            self._system(task, attempt, f"attempt {attempt} of {task.datum_tries} failed: {problem}")
+        if tr.err_cmd:
+            err_argv = [slot.rewrite(a) for a in tr.err_cmd]
+            err_in = "".join(slot.rewrite(s) + "\n" for s in tr.err_stdin).encode() if tr.err_stdin else None
+            outcome = await self._run(slot, task, task.datum_tries, err_argv, env, cwd, err_in, redact)
+            spent += outcome.seconds
+            if outcome.code in accept:
+                self._system(task, task.datum_tries, "err_cmd succeeded: the datum is recovered")
+                return "recovered", task.datum_tries, spent, ""
+            problem += f"; err_cmd failed: {_describe(outcome, task.datum_timeout)}"
+        return "failed", task.datum_tries, spent, problem
 
     async def _run(self, slot: Slot, task: DatumTask, attempt: int, argv: list[str], env: dict[str, str],
                    cwd: str | None, stdin: bytes | None, redact: Redactor) -> Outcome:  # fmt: skip

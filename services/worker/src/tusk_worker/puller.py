@@ -19,7 +19,7 @@ from tusk_common.subjects import DATUMS_STREAM, event_subject
 from tusk_common.wire.pipelines import WORKER_CONSUMER_PREFIX
 from tusk_worker.executor import Executor
 from tusk_worker.settings import WorkerSettings
-from tusk_worker.tracing import datum_span
+from tusk_worker.tracing import set_span
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +112,7 @@ class Puller:
 
     async def _handle(self, msg: Any, ack_wait: float) -> None:
         try:
-            with datum_span(msg):
+            with set_span(msg):
                 await self.executor.handle(msg, ack_wait)
         except asyncio.CancelledError:
             raise

@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from tusk_common.subjects import DATUMS_PREFIX
 from tusk_common.wire.base import Empty, Request, Wire
@@ -488,7 +488,8 @@ class TaskInput(Wire):
 
 
 class DatumTask(Wire):
-    """One datum to run: published on `tusk.datums.<pipeline>`, answered by datum.done / datum.failed."""
+    """One datum to run, answered by datum.done / datum.failed. Tasks travel in `DatumSetTask` messages;
+    a message of schema version 1 is one bare `DatumTask` (`parse_task_message` reads both)."""
 
     schema_version: int = 1
     pipeline: str
@@ -503,6 +504,66 @@ class DatumTask(Wire):
     datum_tries: int = Field(3, ge=1)
     datum_timeout: float | None = None
     inputs: list[TaskInput]
+
+
+class SetDatum(Wire):
+    """What differs between the datums of one set."""
+
+    datum_id: str
+    datum_hash: str
+    generation: int = 0
+    inputs: list[TaskInput]
+
+
+class DatumSetTask(Wire):
+    """A datum set: the message on `tusk.datums.<pipeline>`, the unit a worker pulls, acknowledges and
+    (if it dies) gets redelivered, as Pachyderm 2's datum sets. Its datums run one after another in one
+    worker slot, each answered by its own datum.done / datum.failed; the message is acknowledged once
+    every answer is stored, so a set cut short runs again whole (the scheduler keeps the first answer)."""
+
+    schema_version: int = 2
+    pipeline: str
+    pipeline_version: int
+    job: str
+    commit_set: str
+    output_commit: str | None = None
+    transform: TaskTransform
+    datum_tries: int = Field(3, ge=1)
+    datum_timeout: float | None = None
+    datums: list[SetDatum] = Field(min_length=1)
+
+    def tasks(self) -> list[DatumTask]:
+        shared = {k: getattr(self, k) for k in _SET_SHARED}
+        return [DatumTask.model_construct(schema_version=1, **shared, datum_id=d.datum_id, datum_hash=d.datum_hash,
+                                          generation=d.generation, inputs=d.inputs) for d in self.datums]  # fmt: skip
+
+    @classmethod
+    def of(cls, tasks: list[DatumTask]) -> DatumSetTask:
+        """The set of `tasks`, which belong to one job."""
+        first = tasks[0]
+        return cls(
+            pipeline=first.pipeline, pipeline_version=first.pipeline_version, job=first.job,
+            commit_set=first.commit_set, output_commit=first.output_commit, transform=first.transform,
+            datum_tries=first.datum_tries, datum_timeout=first.datum_timeout,
+            datums=[SetDatum(datum_id=t.datum_id, datum_hash=t.datum_hash, generation=t.generation,
+                             inputs=t.inputs) for t in tasks],
+        )  # fmt: skip
+
+
+_SET_SHARED = ("pipeline", "pipeline_version", "job", "commit_set", "output_commit", "transform", "datum_tries",
+               "datum_timeout")
+
+
+def parse_task_message(data: bytes) -> DatumSetTask:
+    """A message from `TUSK_DATUMS`: a datum set, or one bare datum task (schema version 1, as queued
+    by a scheduler before datum sets). Raises pydantic's ValidationError (the set's) for anything else."""
+    try:
+        return DatumSetTask.model_validate_json(data)
+    except ValidationError as set_error:
+        try:
+            return DatumSetTask.of([DatumTask.model_validate_json(data)])
+        except ValidationError:
+            raise set_error from None
 
 
 PipelineInfo.model_rebuild()

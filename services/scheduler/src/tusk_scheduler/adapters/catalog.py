@@ -292,7 +292,9 @@ async def datum_records(conn: Conn, job_id: str) -> list[asyncpg.Record]:
 
 async def unsent_datums(conn: Conn, job_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT datum_id, generation FROM datums WHERE job = $1 AND state = 'starting' AND NOT enqueued", job_id
+        "SELECT datum_id, generation FROM datums WHERE job = $1 AND state = 'starting' AND NOT enqueued"
+        " ORDER BY datum_id",
+        job_id,
     )
 
 

@@ -1,6 +1,7 @@
 """Datum tasks on the `TUSK_DATUMS` work queue: one durable consumer per pipeline, shared by workers.
 
-The consumer's `max_ack_pending` is the pipeline's parallelism, so JetStream itself bounds how many of
+Each message is a datum set (`DatumSetTask`), whose datums a worker runs one after another. The
+consumer's `max_ack_pending` is the pipeline's parallelism, so JetStream itself bounds how many of
 its datums run at once across every worker process; `ack_wait` is how long a worker may go silent
 (workers heartbeat with `in_progress`) before a task is redelivered.
 """
@@ -8,6 +9,7 @@ its datums run at once across every worker process; `ack_wait` is how long a wor
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 
 import nats.errors
@@ -18,7 +20,7 @@ from tusk_common.bus import Bus
 from tusk_common.errors import Unavailable
 from tusk_common.subjects import DATUMS_STREAM
 from tusk_common.tracing import carried
-from tusk_common.wire.pipelines import DatumTask, task_subject, worker_consumer
+from tusk_common.wire.pipelines import DatumSetTask, task_subject, worker_consumer
 
 
 class TaskQueue:
@@ -53,18 +55,22 @@ class TaskQueue:
             pass
         await self._bus.js.purge_stream(DATUMS_STREAM, subject=task_subject(pipeline))
 
-    async def publish(self, tasks: Sequence[DatumTask]) -> None:
-        """Publish tasks concurrently (each acknowledged by JetStream; duplicates dropped by message id).
-        They carry the current trace context (the job step's), which the worker's datum span continues."""
+    async def publish(self, sets: Sequence[tuple[DatumSetTask, bytes]]) -> None:
+        """Publish datum sets (with their encoded bodies) concurrently, each acknowledged by JetStream.
+        A set's message id names its datums and their generations, so sending the same set again (a
+        step repeated after a crash) is dropped as a duplicate. They carry the current trace context
+        (the job step's), which the worker's span continues."""
         headers = carried()
 
-        async def one(task: DatumTask) -> None:
-            await self._bus.publish(
-                task_subject(task.pipeline),
-                task.model_dump_json(exclude_defaults=True).encode(),
-                msg_id=f"{task.job}.{task.datum_id}.{task.generation}",
-                headers=headers,
-            )
+        async def one(task: DatumSetTask, body: bytes) -> None:
+            await self._bus.publish(task_subject(task.pipeline), body, msg_id=set_message_id(task), headers=headers)
 
-        for start in range(0, len(tasks), 256):
-            await asyncio.gather(*(one(t) for t in tasks[start : start + 256]))
+        for start in range(0, len(sets), 256):
+            await asyncio.gather(*(one(t, b) for t, b in sets[start : start + 256]))
+
+
+def set_message_id(task: DatumSetTask) -> str:
+    names = "|".join(f"{d.datum_id}.{d.generation}" for d in task.datums)
+    if len(task.datums) == 1:
+        return f"{task.job}.{names}"
+    return f"{task.job}.set.{len(task.datums)}.{hashlib.sha256(names.encode()).hexdigest()[:32]}"

@@ -134,6 +134,15 @@ class ParallelismSpec(SpecModel):
     constant: StrictInt = Field(default=1, ge=0)
 
 
+class DatumSetSpec(SpecModel):
+    """How a job's datums are cut into datum sets, the unit a worker pulls (Pachyderm's `datum_set_spec`).
+    A set closes at the first limit it reaches; 0 means no such limit. See `domain.datum_sets`."""
+
+    number: StrictInt = Field(default=0, ge=0)
+    size_bytes: StrictInt = Field(default=0, ge=0)
+    per_worker: StrictInt = Field(default=0, ge=0)
+
+
 class Gpu(SpecModel):
     type: StrictStr
     number: StrictInt = Field(ge=1)
@@ -186,7 +195,6 @@ class PipelineSpec(SpecModel):
         "standby": "workers scale on the datum queue's depth",
         "pod_patch": "",
         "pod_spec": "",
-        "datum_set_spec": "",
         "resource_limits": "",
         "sidecar_resource_requests": "",
         "sidecar_resource_limits": "",
@@ -209,6 +217,7 @@ class PipelineSpec(SpecModel):
     input: Input
     transform: Transform
     parallelism_spec: ParallelismSpec | None = None
+    datum_set_spec: DatumSetSpec | None = None
     datum_tries: StrictInt = Field(default=3, ge=1)
     datum_timeout: float | None = None
     job_timeout: float | None = None

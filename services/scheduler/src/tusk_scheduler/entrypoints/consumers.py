@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tusk_common.bus import Received
 from tusk_common.events import CloudEvent, CommitFinished, DatumDone, DatumFailed, parse_event
 from tusk_scheduler import datums, jobs
 from tusk_scheduler.deps import Deps
@@ -23,9 +24,14 @@ def on_commit(deps: Deps):  # type: ignore[no-untyped-def]
 def on_datum(deps: Deps):  # type: ignore[no-untyped-def]
     async def handle(ce: CloudEvent) -> None:
         ev = parse_event(ce)
-        if isinstance(ev, DatumDone):
-            await datums.on_datum_done(deps, ev)
-        elif isinstance(ev, DatumFailed):
-            await datums.on_datum_failed(deps, ev)
+        if isinstance(ev, DatumDone | DatumFailed):
+            await datums.on_datum_result(deps, ev)
+
+    return handle
+
+
+def on_datums(deps: Deps):  # type: ignore[no-untyped-def]
+    async def handle(batch: list[Received]) -> None:
+        await datums.on_datum_results(deps, batch)
 
     return handle

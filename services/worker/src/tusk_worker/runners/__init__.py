@@ -6,6 +6,6 @@
     zygote   the stdlib-only spawner that lives inside each sandbox
 """
 
-from tusk_worker.runners.base import Outcome, Runner, Slot, open_runner
+from tusk_worker.runners.base import SLOTS_PER_UNIT, Outcome, Runner, Slot, open_runner
 
-__all__ = ["Outcome", "Runner", "Slot", "open_runner"]
+__all__ = ["SLOTS_PER_UNIT", "Outcome", "Runner", "Slot", "open_runner"]

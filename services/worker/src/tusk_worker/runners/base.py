@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 OnLine = Callable[[str, str], None]  # (stream, text)
+# Slots per unit of the worker's concurrency: a datum set places the next datum's inputs in one slot
+# while the current datum's transform runs in the other (transforms of a set still run one at a time).
+SLOTS_PER_UNIT = 2
 EOF_GRACE = 1.0  # seconds to wait for output after exit (a background child may hold the pipe)
 
 
@@ -237,12 +240,13 @@ async def open_runner(settings: WorkerSettings, scratch: Path) -> Runner:
     from tusk_worker.runners.local import LocalRunner
     from tusk_worker.runners.sandbox import SandboxRunner, bwrap_works
 
+    slots = settings.concurrency * SLOTS_PER_UNIT
     if settings.runner == "local":
-        return LocalRunner(scratch, settings.concurrency)
+        return LocalRunner(scratch, slots)
     if settings.runner == "bwrap" or await bwrap_works(scratch):
-        runner = SandboxRunner(scratch, settings.concurrency)
+        runner = SandboxRunner(scratch, slots)
         await runner.warm()
         return runner
     log.warning("runner.no_sandbox", hint="install bubblewrap (Debian: bubblewrap) for /pfs paths; "
                 "using local processes with /pfs rewritten to scratch paths")  # fmt: skip
-    return LocalRunner(scratch, settings.concurrency)
+    return LocalRunner(scratch, slots)

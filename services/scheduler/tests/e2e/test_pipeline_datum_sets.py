@@ -1,0 +1,63 @@
+"""Datum sets: datums travel in sets as `datum_set_spec` says, each answered on its own; a set cut short by
+a dead worker runs again and every datum's output still enters the job once."""
+
+from __future__ import annotations
+
+from pipeline_stack import Stack, pfs, pipeline  # type: ignore[import-not-found]
+
+from tusk_common.subjects import DATUMS_STREAM
+from tusk_common.wire import pipelines as w
+
+FILES = {f"/f{i:02d}": f"content {i}" for i in range(12)}
+SLOW_COPY = ["sh", "-c", "sleep 0.3; cp -r /pfs/in/. /pfs/out/"]
+
+
+async def _queued(stack: Stack, name: str) -> int:
+    """Task messages of `name` waiting in TUSK_DATUMS."""
+    subject = w.task_subject(name)
+    info = await stack.bus.js.stream_info(DATUMS_STREAM, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+async def _states(stack: Stack, name: str, job: str) -> list[str]:
+    return sorted(d.state for d in (await stack.call(w.ListDatums(pipeline=name, job=job))).datums)
+
+
+async def test_a_set_cut_short_by_a_dead_worker_runs_again_and_outputs_enter_once(bare: Stack):
+    await bare.start_scheduler()
+    await bare.repo("in")
+    await bare.put("in", FILES)
+    r = await bare.create(pipeline("copy", pfs("in", "/*"), SLOW_COPY, datum_set_spec={"number": 4}))
+
+    async def three_sets() -> bool:
+        return await _queued(bare, "copy") == 3
+
+    # No worker yet: the 12 datums wait as 3 messages of 4.
+    await bare.eventually(three_sets, within=20)
+    first = bare.spawn_worker(concurrency=1)
+
+    async def some_done() -> bool:
+        return "success" in await _states(bare, "copy", r.job)
+
+    await bare.eventually(some_done, within=30, every=0.05)
+    bare.kill(first)  # SIGKILL in the middle of the first set (it takes 4 * 0.3 s)
+    bare.spawn_worker(concurrency=1)
+    job = await bare.wait_job("copy", r.job, within=90)
+    assert job.state == "success", job
+    assert (job.counts.total, job.counts.processed, job.counts.failed) == (12, 12, 0)
+    assert await bare.files("copy") == FILES
+    assert await _states(bare, "copy", r.job) == ["success"] * 12
+
+
+async def test_each_datum_of_a_set_is_answered_on_its_own(stack: Stack):
+    await stack.repo("in")
+    await stack.put("in", FILES)
+    only_f03_fails = ["sh", "-c", "test ! -e /pfs/in/f03 && cp -r /pfs/in/. /pfs/out/"]
+    r = await stack.create(pipeline("pick", pfs("in", "/*"), only_f03_fails, datum_tries=1,
+                                    datum_set_spec={"number": 6}))  # fmt: skip
+    job = await stack.wait_job("pick", r.job, within=60)
+    assert job.state == "failure", job
+    assert (job.counts.total, job.counts.processed, job.counts.failed) == (12, 11, 1)
+    datums = (await stack.call(w.ListDatums(pipeline="pick", job=r.job))).datums
+    failed = [d for d in datums if d.state == "failed"]
+    assert len(failed) == 1 and failed[0].inputs[0].path == "/f03", failed
