@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from tusk_common.bus import Bus, Received
-from tusk_common.errors import Conflict, Invalid, NotFound, Unavailable
+from tusk_common.errors import Conflict, Invalid, NotFound, TuskError, Unavailable
 from tusk_common.events import CloudEvent, RepoCreated, parse_event
 from tusk_common.settings import NatsSettings
 from tusk_common.wire.base import Request, Wire
@@ -182,6 +182,31 @@ async def test_batch_consumer_takes_what_waits_at_once_and_falls_back_to_one_by_
     assert sorted(r for b in batches[1:] for r in b) == ["a", "b", "c", "d"]
     assert "c" in alone and "c" not in done_in_batch
     info = await _settled(bus, "tb")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_batch_handler_can_send_back_some_events_and_settle_the_others(bus):
+    for repo in ("a", "b", "c"):
+        await bus.publish_event(RepoCreated(repo=repo), source="test")
+    seen: list[list[str]] = []
+    stopping = asyncio.Event()
+
+    async def handle_batch(batch: list[Received]) -> dict[str, TuskError]:
+        repos = [r.event.data["repo"] for r in batch]
+        seen.append(repos)
+        if len(seen) == 1:  # b must wait (for a fact another event brings), c is bad for good
+            return {r.event.id: (Unavailable("later") if r.event.data["repo"] == "b" else Conflict("never"))
+                    for r in batch if r.event.data["repo"] in ("b", "c")}  # fmt: skip
+        stopping.set()
+        return {}
+
+    async def handler(ce: CloudEvent) -> None:
+        raise AssertionError("no event goes alone here")
+
+    await asyncio.wait_for(bus.consume_event_batches("tc", handle_batch, handler, kinds=["repo.created"],
+                                                     stopping=stopping, retry_delay=0.05), 10)  # fmt: skip
+    assert seen == [["a", "b", "c"], ["b"]]  # a acknowledged, b redelivered alone, c terminated
+    info = await _settled(bus, "tc")
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 

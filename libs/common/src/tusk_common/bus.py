@@ -63,7 +63,9 @@ class Received:
     context: otel_context.Context
 
 
-BatchHandler = Callable[[list[Received]], Awaitable[None]]
+# A batch handler may return the events (by id) that it could not apply: each is then redelivered later
+# (a retryable error) or terminated, and the rest of the batch is acknowledged.
+BatchHandler = Callable[[list[Received]], Awaitable[Mapping[str, TuskError] | None]]
 
 
 CONSUMERS_PAGE = 256  # consumers JetStream lists per CONSUMER.LIST request
@@ -341,7 +343,8 @@ class Bus:
         `handle_batch` at once, so a burst costs one transaction, not one each. One puller per process:
         several pullers fetching batches from one consumer hold each other's messages back. If the batch
         handler raises a retryable error the whole batch comes back later; any other error, and each event
-        is handled alone by `handler`, so one bad event cannot hold back the others."""
+        is handled alone by `handler`, so one bad event cannot hold back the others. The handler may also
+        return the ids of the events it could not apply (with their errors) and settle the rest."""
         sub = await self._bind_consumer(durable, kinds, max_ack_pending, ack_wait, max_deliver)
         try:
             while not stopping.is_set():
@@ -400,8 +403,9 @@ class Bus:
                                                  "tusk.batch": len(events)})
                  for ce, m in zip(events, good, strict=True)]  # fmt: skip
         received = [Received(ce, trace.set_span_in_context(sp)) for ce, sp in zip(events, spans, strict=True)]
+        failed: Mapping[str, TuskError] = {}
         try:
-            await handle_batch(received)
+            failed = await handle_batch(received) or {}
         except TuskError as exc:
             if exc.retryable:
                 self._count(durable, "retry", len(good))
@@ -416,9 +420,22 @@ class Bus:
         finally:
             for sp in spans:
                 sp.end()
-        if good:
-            await asyncio.gather(*(m.ack() for m in good))
-            self._count(durable, "ok", len(good))
+        settled = []
+        for ce, m in zip(events, good, strict=True):
+            err = failed.get(ce.id)
+            if err is None:
+                settled.append(m.ack())
+            elif err.retryable:
+                self._count(durable, "retry")
+                log.warning("consumer.retry", durable=durable, event_id=ce.id, error=err.message)
+                settled.append(m.nak(delay=retry_delay))
+            else:
+                self._count(durable, "rejected")
+                log.error("consumer.rejected", durable=durable, event_id=ce.id, error=err.message)
+                settled.append(m.term())
+        if settled:
+            await asyncio.gather(*settled)
+            self._count(durable, "ok", len(good) - len(failed))
 
     async def _one_by_one(self, msgs: list[Msg], handler: EventHandler, durable: str, retry_delay: float
                           ) -> list[Msg]:  # fmt: skip

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from opentelemetry import context as otel_context
 
-from tusk_common.errors import NotFound, Unavailable
+from tusk_common.bus import Received
+from tusk_common.errors import NotFound, TuskError, Unavailable
 from tusk_common.events import (
     CloudEvent,
     CommitFinished,
@@ -47,6 +49,62 @@ class Projector:
             PipelineCreated: self._pipeline, PipelineUpdated: self._pipeline,
             JobCreated: self._job_created, JobFinished: self._job_finished, DatumDone: self._datum_done,
         }  # fmt: skip
+
+    async def apply_batch(self, batch: list[Received]) -> dict[str, TuskError]:
+        """The events of one fetch, in order; each run of consecutive `datum.done` events is recorded in one
+        transaction (a job of many small datums sends them in bursts), every other event alone. Returns the
+        events that could not be applied (a commit waiting for its parent...), which come back later."""
+        failed: dict[str, TuskError] = {}
+        run: list[Received] = []
+        for r in batch:
+            if r.event.type == DatumDone.ce_type():
+                run.append(r)
+                continue
+            await self._datums_done(run, failed)
+            run = []
+            token = otel_context.attach(r.context)
+            try:
+                await self.apply(r.event)
+            except TuskError as exc:
+                failed[r.event.id] = exc
+            finally:
+                otel_context.detach(token)
+        await self._datums_done(run, failed)
+        return failed
+
+    async def _datums_done(self, batch: list[Received], failed: dict[str, TuskError]) -> None:
+        try:
+            await self._record_datums(batch)
+        except TuskError as exc:  # an input commit not recorded yet, mostly: the whole run comes back
+            failed.update((r.event.id, exc) for r in batch)
+
+    async def _record_datums(self, batch: list[Received]) -> None:
+        if not batch:
+            return
+        events = [(r.event, parse_event(r.event)) for r in batch]
+        async with self.deps.pool.acquire() as conn:
+            applied = await store.applied_among(conn, [ce.id for ce, _ in events])
+        facts: list[tuple[str, Any]] = []
+        for ce, ev in events:
+            assert isinstance(ev, DatumDone)
+            if ce.id in applied:
+                continue
+            if ev.datum_hash is None:
+                log.warning("lineage.datum_without_inputs", pipeline=ev.pipeline, job=ev.job, datum=ev.datum_id)
+                continue
+            inputs = await self.deps.sources.task_inputs(ev.inputs)
+            outputs = await self.deps.sources.outputs(ev.outputs, ev.outputs_ref)
+            facts.append((ce.id, translate.run_from_datum(ev, inputs, outputs)))
+        if not facts:
+            return
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            mine = await store.mark_applied_many(conn, [i for i, _ in facts], DatumDone.KIND)
+            runs = [f for i, f in facts if i in mine]
+            await store.record_runs(conn, runs)
+            for job in sorted({f.job for f in runs}):
+                row = await store.get_job(conn, job)
+                if row is not None and row["attached"]:
+                    await store.attach_job(conn, job)  # results redelivered after their job was attached
 
     async def apply(self, ce: CloudEvent) -> None:
         try:

@@ -54,6 +54,21 @@ async def already_applied(conn: asyncpg.Connection, event_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM applied_events WHERE event_id = $1", event_id))
 
 
+async def applied_among(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch("SELECT event_id FROM applied_events WHERE event_id = ANY($1::text[])", list(event_ids))
+    return {r["event_id"] for r in rows}
+
+
+async def mark_applied_many(conn: asyncpg.Connection, event_ids: Sequence[str], kind: str) -> set[str]:
+    """Record the events as applied; the ids this call recorded (not those another replica did first)."""
+    rows = await conn.fetch(
+        "INSERT INTO applied_events (event_id, kind) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING"
+        " RETURNING event_id",
+        list(event_ids), kind,
+    )  # fmt: skip
+    return {r["event_id"] for r in rows}
+
+
 async def mark_applied(conn: asyncpg.Connection, event_id: str, kind: str) -> bool:
     """Record the event as applied; False if another replica applied it first (roll back then)."""
     done = await conn.fetchval(
