@@ -17,7 +17,7 @@ import asyncpg
 import structlog
 from opentelemetry import propagate, trace
 
-from tusk_common.db import Migration
+from tusk_common.db import Migration, keep_session_state
 from tusk_common.errors import Unavailable
 from tusk_common.events import Event, envelope
 from tusk_common.subjects import EVENTS_PREFIX
@@ -177,6 +177,7 @@ class OutboxRelay:
     async def _listen(self) -> asyncpg.Connection | None:
         try:
             conn = await self._pool.acquire()
+            keep_session_state(conn)
             await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             return conn
         except (OSError, asyncpg.PostgresError) as exc:

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from tusk_common.db import keep_session_state
 from tusk_common.events import LineageUpdated
 from tusk_common.outbox import enqueue
 from tusk_common.wire import pipelines as w
@@ -50,6 +51,7 @@ async def rebuild(deps: Deps) -> RebuildReport:
     started = time.monotonic()
     report: dict[str, int] = dict.fromkeys(("commits", "versions", "jobs", "runs", "pipelines", "runs_without_outputs"), 0)
     async with deps.pool.acquire() as lock_conn:
+        keep_session_state(lock_conn)
         await lock_conn.execute("SELECT pg_advisory_lock(hashtext($1))", _LOCK)
         try:
             async with deps.pool.acquire() as conn:

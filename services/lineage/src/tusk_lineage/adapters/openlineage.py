@@ -17,6 +17,8 @@ import asyncpg
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
+from tusk_common.db import keep_session_state
+
 log = structlog.get_logger(__name__)
 
 _LOCK = "tusk-lineage-openlineage-relay"
@@ -53,6 +55,7 @@ class OpenLineageRelay:
     async def drain_once(self, http: aiohttp.ClientSession, stopping: asyncio.Event | None = None) -> int:
         """Post the waiting events, oldest first; returns how many left the queue."""
         async with self._pool.acquire() as conn:
+            keep_session_state(conn)
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _LOCK):
                 return 0
             try:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from tusk_common.db import keep_session_state
 from tusk_common.errors import Unavailable
 
 NAMESPACE = 0x7475736B  # "tusk": keeps these keys apart from other users of advisory locks
@@ -27,6 +28,7 @@ async def pipeline_lock(
 ) -> AsyncIterator[asyncpg.Connection | None]:
     """Hold the pipeline's lock; yields None when it is busy (`wait=0`: do not wait)."""
     conn = await pool.acquire()
+    keep_session_state(conn)  # a lock whose grant was cut short by a cancel is still released
     locked = False
     try:
         if wait == 0.0:

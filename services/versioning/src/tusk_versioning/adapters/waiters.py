@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import asyncpg
 import structlog
 
+from tusk_common.db import keep_session_state
 from tusk_versioning.adapters.catalog import COMMIT_NOTIFY
 
 log = structlog.get_logger(__name__)
@@ -26,6 +27,7 @@ class CommitWaiters:
     async def start(self) -> None:
         try:
             conn = await self._pool.acquire()
+            keep_session_state(conn)
             await conn.add_listener(COMMIT_NOTIFY, self._on_notify)
             self._conn = conn
         except (OSError, asyncpg.PostgresError) as exc:  # waiting still works, by polling
