@@ -36,6 +36,22 @@ async def test_a_put_on_a_branch_without_an_open_commit_is_one_finished_commit(s
     assert (d.type, d.file_count, d.size) == ("dir", 1, 5)
 
 
+async def test_where_a_packed_file_lives_is_kept_and_never_replaced(service):
+    """`FileContent.pack` round-trips through the catalog; the first location recorded for a content
+    stays (every recorded location is valid), and contents without one list without the key."""
+    await service.call(v.CreateRepo(name="r"))
+    packed = content("small").model_copy(update={"pack": f"{'ab' * 32}:10:6"})
+    elsewhere = packed.model_copy(update={"pack": f"{'cd' * 32}:0:6"})
+    first = [v.FileChange(op="put", path="/p", content=packed), put("/loose", "other")]
+    await service.call(v.PutFiles(repo="r", ref="master", changes=first))
+    again = [v.FileChange(op="put", path="/q", content=elsewhere)]
+    await service.call(v.PutFiles(repo="r", ref="master", changes=again))
+    listing = await service.call(v.ListFiles(repo="r", ref="master", path="/"))
+    infos = {f.path: f.content for f in listing.files}
+    assert infos == {"/p": packed, "/q": packed, "/loose": content("other")}
+    assert infos["/loose"] is not None and infos["/loose"].pack is None
+
+
 async def test_a_put_on_a_missing_branch_creates_it(service):
     await service.call(v.CreateRepo(name="r"))
     res = await service.call(v.PutFiles(repo="r", ref="feature", changes=[put("/x")]))

@@ -60,6 +60,9 @@ class StoreSettings(BaseSettings):
     chunk_avg: int = Field(512 * 1024, ge=256)
     chunk_max: int = Field(2 * 1024 * 1024, ge=1024)
     io_workers: int = Field(8, ge=1, le=128, description="threads hashing and writing chunks")
+    pack_small_files: bool = Field(
+        True, description="store the chunks of many small files written together as one pack object"
+    )
 
 
 class OpsSettings(BaseSettings):

@@ -71,6 +71,16 @@ async def test_head_gives_the_first_bytes_and_the_size(backend: ObjectStore) -> 
         await backend.head("h/missing", 4)
 
 
+async def test_get_range_gives_the_bytes_at_an_offset(backend: ObjectStore) -> None:
+    await backend.put("r/one", (b"01234", b"56789"))
+    assert await backend.get_range("r/one", 0, 4) == b"0123"
+    assert await backend.get_range("r/one", 3, 5) == b"34567"
+    assert await backend.get_range("r/one", 8, 10) == b"89"  # cut where the object ends
+    assert await backend.get_range("r/one", 10, 4) == b""
+    with pytest.raises(NotFound):
+        await backend.get_range("r/missing", 0, 4)
+
+
 async def test_get_with_runs_the_check_on_the_bytes(backend: ObjectStore) -> None:
     await backend.put("g/x", b"abc")
     assert await backend.get_with("g/x", lambda data: data.upper()) == b"ABC"

@@ -156,6 +156,20 @@ async def test_a_multipart_upload_continues_on_another_replica(parts: DriverPart
     assert [k async for k in parts.store.backend.list("s3-gateway/")] == []  # the records are gone
 
 
+async def test_a_multipart_upload_whose_part_is_in_a_pack_reads_back(parts: DriverParts) -> None:
+    """A small part whose bytes a pack upload stored is a packed content; the completed object's manifest
+    names loose chunks only, so the part's chunk is copied out of its pack first."""
+    await parts.store.write_smalls([b"b" * 10, b"c" * 10])  # as `put file -r` packs small files
+    assert (await parts.store.write_small(b"b" * 10)).pack is not None
+    upload = await parts.driver.create_multipart_upload(Bucket("r"), "joined", ObjectMeta())
+    await parts.driver.upload_part(Bucket("r"), "joined", upload.upload_id, 1, body(b"a" * (5 * MiB)))
+    await parts.driver.upload_part(Bucket("r"), "joined", upload.upload_id, 2, body(b"b" * 10))
+    await parts.driver.complete_multipart_upload(Bucket("r"), "joined", upload.upload_id, [1, 2], etag="e-2",
+                                                 checksums={})  # fmt: skip
+    stream = await parts.driver.get_object(Bucket("r"), "joined")
+    assert b"".join([b async for b in stream.read(5 * MiB - 2, 5 * MiB + 10)]) == b"aa" + b"b" * 10
+
+
 async def test_an_expired_upload_is_no_such_upload_and_its_records_go(parts: DriverParts, tmp_path: Path) -> None:
     upload = await parts.driver.create_multipart_upload(Bucket("r"), "k", ObjectMeta())
     await parts.driver.upload_part(Bucket("r"), "k", upload.upload_id, 1, body(b"x"))

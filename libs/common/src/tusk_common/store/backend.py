@@ -57,6 +57,10 @@ class ObjectStore(Protocol):
         """The first `n` bytes at `key` (fewer if it is shorter) and its whole size; raises `NotFound`."""
         ...
 
+    async def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """The `length` bytes at `offset` of the object at `key` (fewer where it ends); raises `NotFound`."""
+        ...
+
     async def delete(self, key: str) -> None:
         """Remove `key`; nothing happens when it is missing."""
         ...

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from tusk_common.errors import Conflict, Corrupted, Invalid, NotFound, TooLarge
 from tusk_common.settings import StoreSettings
-from tusk_common.store import chunk, manifest
+from tusk_common.store import chunk, manifest, pack
 from tusk_common.store.backend import Data, ObjectStore, data_length
 from tusk_common.store.manifest import ChunkRef
 from tusk_common.store.metrics import StoreMetrics
@@ -29,6 +29,7 @@ CHECKS_AT_ONCE = 32  # chunk existence checks in flight for one request
 MISSING_LISTED = 100  # hashes an error lists at most
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 CACHED_MANIFEST_REFS = 100_000  # refs of out-of-line manifests kept in memory (~200 bytes each)
+PACK_MIN_CHUNKS = 2  # new chunks of one `write_smalls` that go into a pack instead of loose objects
 
 
 class ChunkStore:
@@ -54,6 +55,8 @@ class ChunkStore:
         # Hashes this process stored or saw stored, most recent last. Chunks are immutable, so only a GC
         # that deletes chunks must call `forget_known_chunks()`.
         self._known: OrderedDict[bytes, int | None] = OrderedDict()  # digest -> length, if known
+        # Chunks this process stored in packs (and only there, as far as it knows): digest -> location.
+        self._packed: OrderedDict[bytes, str] = OrderedDict()
         # Chunks being stored right now, so two writers holding the same chunk upload it once.
         self._storing: dict[bytes, asyncio.Future[None]] = {}
         self._manifests: OrderedDict[str, list[ChunkRef]] = OrderedDict()
@@ -79,8 +82,10 @@ class ChunkStore:
 
     async def write_smalls(self, files: Sequence[bytes | memoryview]) -> list[FileContent]:
         """Store many small files at once: every one smaller than the minimum chunk size is hashed and
-        framed in one thread hop for all, and their new chunks are written with one `put_many`
-        (no `exists` calls: small idempotent writes cost about the same). Larger ones are chunked.
+        framed in one thread hop for all (no `exists` calls: small idempotent writes cost about the
+        same). With `pack_small_files`, two or more new chunks are written as one pack object and each
+        file's content says where its chunk is (`FileContent.pack`); otherwise, or for a single new
+        chunk, they are written loose with one `put_many`. Larger files are chunked.
         """
         small = [i for i, data in enumerate(files) if len(data) < self.settings.chunk_min]
         out: list[FileContent | None] = [None] * len(files)
@@ -89,6 +94,7 @@ class ChunkStore:
                 out[i] = await self.write_bytes(bytes(data))
         prepared = await asyncio.to_thread(self._prepare_smalls, [files[i] for i in small])
         puts: dict[bytes, tuple[Data, int]] = {}
+        waiting: list[tuple[int, bytes]] = []  # files whose content names the pack being written
         for i, (content, digest, stored) in zip(small, prepared, strict=True):
             out[i] = content
             size = len(files[i])
@@ -97,11 +103,29 @@ class ChunkStore:
             if digest in self._known:
                 self._note_known(digest)
                 self._count_dedup(size)
+            elif (located := self._packed.get(digest)) is not None:
+                self._packed.move_to_end(digest)
+                out[i] = _packed_content(content, located)
+                self._count_dedup(size)
             elif digest in puts or not stored:  # a twin in this call, or one stored since the hashing
                 self._count_dedup(size)
+                waiting.append((i, digest))
             else:
                 puts[digest] = (stored, size)
-        if puts:
+                waiting.append((i, digest))
+        if self.settings.pack_small_files and len(puts) >= PACK_MIN_CHUNKS:
+            pack_id, pieces, locations = pack.build([(d, stored) for d, (stored, _) in puts.items()])
+            await self.backend.put(pack.pack_key(pack_id), pieces)
+            self._chunks_written.inc(len(puts))
+            self._bytes_written.inc(sum(map(len, pieces)))
+            located_at = {d: str(loc) for d, loc in zip(puts, locations, strict=True)}
+            for digest, where in located_at.items():
+                self._remember_packed(digest, where)
+            for i, digest in waiting:
+                written = out[i]
+                if digest in located_at and written is not None:
+                    out[i] = _packed_content(written, located_at[digest])
+        elif puts:
             await self.backend.put_many([(chunk.chunk_key(d.hex()), stored) for d, (stored, _) in puts.items()])
             self._chunks_written.inc(len(puts))
             self._bytes_written.inc(sum(data_length(stored) for stored, _ in puts.values()))
@@ -322,9 +346,26 @@ class ChunkStore:
         if not await self.backend.exists(key):
             await self.backend.put(key, packed)
 
+    async def loose(self, content: FileContent) -> FileContent:
+        """`content` with its chunk stored loose (`chunks/<hash>`): a packed file's one chunk is read out
+        of its pack (verified) and stored on its own, so that a manifest naming it is valid anywhere
+        (an S3 multipart upload joins the manifests of its parts)."""
+        if content.pack is None:
+            return content
+        blocks = [bytes(b) async for b in self.read(content)]
+        await self.store_chunk(b"".join(blocks))
+        return content.model_copy(update={"pack": None})
+
     def forget_known_chunks(self) -> None:
-        """Drop the memory of which chunks exist (a GC that deleted chunks calls this)."""
+        """Drop the memory of which chunks exist (a GC that deleted chunks or packs calls this)."""
         self._known.clear()
+        self._packed.clear()
+
+    def _remember_packed(self, digest: bytes, where: str) -> None:
+        self._packed[digest] = where
+        self._packed.move_to_end(digest)
+        while len(self._packed) > KNOWN_CHUNKS:
+            self._packed.popitem(last=False)
 
     def _remember(self, digest: bytes, length: int | None) -> None:
         """Note a chunk as stored, with its length when known (None: stored compressed, not measured)."""
@@ -387,6 +428,11 @@ class ChunkStore:
         if offset >= end:
             return
         refs = await self.manifest(content)
+        located = None
+        if content.pack is not None:
+            located = pack.parse(content.pack, content_id=content.id)
+            if len(refs) != 1:
+                raise Corrupted("a packed file must have exactly one chunk", content_id=content.id)
         first = bisect.bisect_right(refs, offset, key=lambda r: r.offset) - 1
         last = bisect.bisect_left(refs, end, key=lambda r: r.offset)  # exclusive
         wanted = deque(refs[first:last])
@@ -399,7 +445,7 @@ class ChunkStore:
                     len(window) < self.read_ahead and ahead + wanted[0].length <= self.read_ahead_bytes
                 )):
                     ref = wanted.popleft()
-                    window.append((ref, asyncio.create_task(self._fetch(content.id, ref))))
+                    window.append((ref, asyncio.create_task(self._fetch(content.id, ref, located))))
                     ahead += ref.length
                 ref, task = window.popleft()
                 data = await task
@@ -412,8 +458,11 @@ class ChunkStore:
             if window:
                 await asyncio.gather(*(t for _, t in window), return_exceptions=True)
 
-    async def _fetch(self, content_id: str, ref: ChunkRef) -> bytes | memoryview:
-        """One chunk, fetched and verified in a single hop to the backend's I/O thread."""
+    async def _fetch(self, content_id: str, ref: ChunkRef, located: pack.Location | None = None) -> bytes | memoryview:
+        """One chunk, fetched and verified in a single hop to the backend's I/O thread (or read out of
+        its pack and verified here: a packed chunk is smaller than `chunk_min`)."""
+        if located is not None:
+            return await self._fetch_packed(content_id, ref, located)
         stored_size = 0
 
         def verify(stored: bytes) -> bytes | memoryview:
@@ -432,3 +481,26 @@ class ChunkStore:
             raise
         self._bytes_read.inc(stored_size)
         return data
+
+    async def _fetch_packed(self, content_id: str, ref: ChunkRef, located: pack.Location) -> bytes | memoryview:
+        try:
+            stored = await self.backend.get_range(located.key, located.offset, located.length)
+        except NotFound as e:
+            self._corrupt_chunks.inc()
+            raise Corrupted("pack is missing", content_id=content_id, chunk=ref.hash, pack=located.pack) from e
+        self._bytes_read.inc(len(stored))
+        try:
+            if len(stored) != located.length:
+                raise Corrupted("pack is shorter than the location of the chunk", content_id=content_id,
+                                chunk=ref.hash, pack=located.pack)  # fmt: skip
+            return chunk.decode(stored, expected=ref.digest, length=ref.length, content_id=content_id)
+        except Corrupted:
+            self._corrupt_chunks.inc()
+            raise
+
+
+def _packed_content(content: FileContent, where: str) -> FileContent:
+    """`content` stored at `where` in a pack (built without validation: thousands per request, and every
+    field comes from the store itself)."""
+    return FileContent.model_construct(id=content.id, size=content.size, md5=content.md5, chunks=content.chunks,
+                                       pack=where)  # fmt: skip

@@ -148,6 +148,26 @@ class FsObjectStore:
         finally:
             os.close(fd)
 
+    async def get_range(self, key: str, offset: int, length: int) -> bytes:
+        return await self._run(self._get_range, key, self._path(key), offset, length)
+
+    @staticmethod
+    def _get_range(key: str, path: Path, offset: int, length: int) -> bytes:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            raise NotFound(f"no object {key!r}", key=key) from e
+        try:
+            parts = []
+            while length > 0 and (got := os.pread(fd, length, offset)):
+                parts.append(got)
+                offset, length = offset + len(got), length - len(got)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        except IsADirectoryError as e:
+            raise NotFound(f"no object {key!r}", key=key) from e
+        finally:
+            os.close(fd)
+
     async def exists(self, key: str) -> bool:
         return await self._run(os.path.isfile, self._path(key))
 

@@ -148,6 +148,27 @@ class S3ObjectStore:
             response.close()
             response.release_conn()
 
+    async def get_range(self, key: str, offset: int, length: int) -> bytes:
+        return await self._run(self._get_range, key, self._name(key), offset, length)
+
+    def _get_range(self, key: str, name: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            self._head(key, name, 0)  # NotFound still applies
+            return b""
+        try:
+            response = self._client.get_object(self.bucket, name, offset=offset, length=length)
+        except S3Error as e:
+            if e.code in _MISSING_CODES:
+                raise NotFound(f"no object {key!r}", key=key) from e
+            if e.code == "InvalidRange":  # starts at or past the end
+                return b""
+            raise
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
     async def exists(self, key: str) -> bool:
         return await self._run(self._exists, self._name(key))
 

@@ -57,12 +57,15 @@ class FileContent(Wire):
 
     `id` is the hex BLAKE3 of the file's chunk manifest, so equal bytes have equal ids. `chunks` is the
     base64 of the packed manifest when it is small; otherwise it lives in the store at `manifests/<id>`.
+    `pack` is set for a one-chunk file whose chunk was stored inside a pack object:
+    `<pack id>:<offset>:<length>` of its frame there (docs/storage.md "Packs").
     """
 
     id: str
     size: int = Field(ge=0)
     md5: str | None = None
     chunks: str | None = None
+    pack: str | None = None
 
 
 class FileInfo(Wire):

@@ -108,7 +108,9 @@ class MultipartOps(DriverCore):
         """
         entries: list[tuple[bytes, int]] = []
         for content in contents:
-            entries += [(ref.digest, ref.length) for ref in await self.store.manifest(content)]
+            # A part whose chunk lives in a pack: the joined manifest can only name loose chunks.
+            loose = await self.store.loose(content)
+            entries += [(ref.digest, ref.length) for ref in await self.store.manifest(loose)]
         packed = manifests.pack(entries)
         size = sum(length for _, length in entries)
         content_id = manifests.content_id(packed)

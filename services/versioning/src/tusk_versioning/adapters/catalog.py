@@ -332,14 +332,17 @@ async def save_contents(conn: Conn, contents: Iterable[FileContent]) -> None:
     if not unique:
         return
     vals = [unique[k] for k in sorted(unique)]  # one lock order for concurrent writers
+    # A row is never moved off a pack location, nor onto one: every location ever recorded stays valid
+    # (a chunk is written, loose or packed, before any content names it).
     await conn.execute(
-        "INSERT INTO contents (id, size, md5, chunks)"
-        " SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])"
+        "INSERT INTO contents (id, size, md5, chunks, pack)"
+        " SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])"
         " ON CONFLICT (id) DO UPDATE SET md5 = coalesce(contents.md5, excluded.md5),"
         " chunks = coalesce(contents.chunks, excluded.chunks)"
         " WHERE (contents.md5 IS NULL AND excluded.md5 IS NOT NULL)"
         " OR (contents.chunks IS NULL AND excluded.chunks IS NOT NULL)",
         [c.id for c in vals], [c.size for c in vals], [c.md5 for c in vals], [c.chunks for c in vals],
+        [c.pack for c in vals],
     )  # fmt: skip
 
 
@@ -351,11 +354,13 @@ async def load_contents(conn: Conn, ids: Iterable[str]) -> dict[str, dict[str, A
     wanted = list(set(ids))
     if not wanted:
         return {}
-    rows = await conn.fetch("SELECT id, size, md5, chunks FROM contents WHERE id = ANY($1::text[])", wanted)
+    rows = await conn.fetch("SELECT id, size, md5, chunks, pack FROM contents WHERE id = ANY($1::text[])", wanted)
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(rows), _BUILD_STEP):
         if i:
             await asyncio.sleep(0)  # thousands of rows: let small requests in between
         for r in rows[i : i + _BUILD_STEP]:
             out[r[0]] = {"id": r[0], "size": r[1], "md5": r[2], "chunks": r[3]}
+            if r[4] is not None:  # most contents are not packed: their replies stay as they were
+                out[r[0]]["pack"] = r[4]
     return out
