@@ -108,7 +108,9 @@ class TuskStack:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "TUSK_URL": self.url, "NO_COLOR": "1"}
+        # The CLI's stat cache lives in the data dir, wiped with it: every run starts with an empty one.
+        return {**os.environ, "TUSK_URL": self.url, "NO_COLOR": "1",
+                "TUSK_CACHE_DIR": str(self.data_dir / "client-cache")}
 
     def cli(self, *args: str) -> float:
         """Run `tusk ARGS` like a user; returns its wall time in seconds."""

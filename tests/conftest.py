@@ -44,6 +44,13 @@ def _failed(request: pytest.FixtureRequest) -> bool:
     return any(getattr(getattr(request.node, f"report_{w}", None), "failed", False) for w in ("setup", "call"))
 
 
+@pytest.fixture(autouse=True)
+def _own_stat_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's `tusk` (in process or a child) keeps its stat cache in its tmp dir, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("TUSK_CACHE_DIR", raising=False)
+
+
 @pytest.fixture
 def stack(request: pytest.FixtureRequest, nats_server: NatsProcess, database_url: str,
           tmp_path: Path) -> Iterator[E2EStack]:

@@ -7,8 +7,13 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import time
 from pathlib import Path
 
+import pytest
+
+import tusk.chunked
+import tusk.packs
 from tusk.stack.testing import E2EStack
 
 MiB = 1 << 20
@@ -82,3 +87,60 @@ def test_put_r_of_an_unchanged_tree_sends_no_file(stack: E2EStack, tmp_path: Pat
     assert (first.unchanged, again.unchanged) == (0, 602)
     assert again.requests == 0 and again.commit is not None and again.commit.state == "finished"
     assert list(client.diff_files("same", "master")) == []
+
+
+def _age(tree: Path, seconds: float) -> None:
+    """Every file's mtime moved `seconds` back: settled, as far as the stat cache's racy rule goes."""
+    when = time.time_ns() - int(seconds * 1e9)
+    for path in tree.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(when, when))
+
+
+def test_put_r_reads_only_files_changed_since_the_stat_cache_saw_them(
+    stack: E2EStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "tree"
+    _tree(tree)
+    _age(tree, 60)
+    client = stack.client
+    client.create_repo("cached")
+    first = client.put_dir("cached", "master", tree, "/")
+    assert first.unchanged == 0
+    assert (tmp_path / "xdg-cache" / "tusk" / "stat-cache.sqlite").is_file()
+
+    read_small: list[str] = []
+    read_big: list[str] = []
+    small_read, big_windows = tusk.packs._read, tusk.chunked._windows
+    monkeypatch.setattr(tusk.packs, "_read", lambda path, n: read_small.append(path) or small_read(path, n))
+    monkeypatch.setattr(tusk.chunked, "_windows",
+                        lambda path, *a: read_big.append(str(path)) or big_windows(path, *a))  # fmt: skip
+    again = client.put_dir("cached", "master", tree, "/")
+    assert (again.unchanged, again.requests, read_small, read_big) == (602, 0, [], [])
+
+    # The classic trap: same size, mtime forced back to what it was; ctime moved, so it is read again.
+    edited = tree / "small" / "d0" / "f0002.bin"
+    st = edited.stat()
+    edited.write_bytes(bytes(b ^ 0xFF for b in edited.read_bytes()))
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (edited.stat().st_size, edited.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    (tree / "big.bin").touch()  # a new mtime, the same bytes: read again, nothing sent
+    third = client.put_dir("cached", "master", tree, "/")
+    assert third.unchanged == 601 and read_small == [str(edited)] and read_big == [str(tree / "big.bin")]
+    changes = {(d.change, d.path) for d in client.diff_files("cached", "master")}
+    assert changes == {("modified", "/small/d0/f0002.bin")}
+    assert client.read_file("cached", "master", "/small/d0/f0002.bin") == edited.read_bytes()
+
+
+def test_put_r_with_the_stat_cache_off_still_skips_by_content(
+    stack: E2EStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUSK_STAT_CACHE", "0")
+    tree = tmp_path / "tree"
+    _tree(tree)
+    client = stack.client
+    client.create_repo("nocache")
+    client.put_dir("nocache", "master", tree, "/")
+    again = client.put_dir("nocache", "master", tree, "/")
+    assert again.unchanged == 602
+    assert not (tmp_path / "xdg-cache" / "tusk").exists()

@@ -16,6 +16,13 @@ from fake_server import FakeServer, FakeTusk
 import tusk
 
 
+@pytest.fixture(autouse=True)
+def _own_stat_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's `tusk` (in process or a child) keeps its stat cache in its tmp dir, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("TUSK_CACHE_DIR", raising=False)
+
+
 @pytest.fixture
 def fake(tmp_path: Path) -> Iterator[FakeTusk]:
     with FakeServer(tmp_path / "blobs") as state:

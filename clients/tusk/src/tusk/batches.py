@@ -20,13 +20,30 @@ MAX_BATCH_BYTES = 64 << 20
 BIG_FILE_BYTES = 8 << 20
 
 
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What `stat` says about a file; equal stamps mean "not changed" (within the racy-mtime rule)."""
+
+    size: int
+    mtime_ns: int
+    ino: int
+    dev: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Stamp:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_ctime_ns)
+
+
 @dataclass(frozen=True)
 class LocalEntry:
-    """One file to upload: its destination path in the repo and its content (bytes or a local file)."""
+    """One file to upload: its destination path in the repo and its content (bytes or a local file),
+    with the local file's stamp when it was listed (for the stat cache)."""
 
     dest: str
     source: bytes | Path
     size: int
+    stamp: Stamp | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,7 @@ def entries_from(
         st = local.stat()
         if stat.S_ISDIR(st.st_mode):
             raise Invalid(f"{local} is a directory: upload it with put_dir (or `put file -r`)", field="source")
-        yield LocalEntry(path, local, st.st_size)
+        yield LocalEntry(path, local, st.st_size, Stamp.of(st))
 
 
 def walk_dir(local_dir: str | os.PathLike[str], dest: str = "/") -> Iterator[LocalEntry]:
@@ -103,7 +120,7 @@ def _walk(directory: str, dest: str) -> Iterator[LocalEntry]:
         except FileNotFoundError:  # a dangling symlink, or removed meanwhile
             continue
         if stat.S_ISREG(st.st_mode):
-            yield LocalEntry(normalize_path(f"{dest}/{entry.name}"), Path(entry.path), st.st_size)
+            yield LocalEntry(normalize_path(f"{dest}/{entry.name}"), Path(entry.path), st.st_size, Stamp.of(st))
     for sub in subdirs:
         yield from _walk(sub.path, f"{dest}/{sub.name}")
 

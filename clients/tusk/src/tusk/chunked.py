@@ -44,6 +44,11 @@ class Chunking:
     def chunker(self) -> Chunker:
         return Chunker(self.min, self.avg, self.max)
 
+    @property
+    def key(self) -> str:
+        """The parameters as one string: what the stat cache keys its rows by (with the path)."""
+        return f"fastcdc-2020/blake3/{self.min}/{self.avg}/{self.max}"
+
 
 def chunking(t: Transport) -> Chunking | None:
     """The server's chunking, or None when it does not speak the chunk protocol (an older server)."""
@@ -127,12 +132,16 @@ class ChunkedUploads:
 
     def content_id_of(self, data: bytes) -> str:
         """The content id the server gives these bytes (same chunking, same hashes)."""
+        return content_id(self.manifest_of(data))
+
+    def manifest_of(self, data: bytes) -> bytes:
+        """The packed manifest the server makes of these bytes."""
         if len(data) < self.params.min:  # one chunk (or none)
             chunks: list[bytes | memoryview] = [data] if data else []
         else:
             chunker = self.params.chunker()
             chunks = [*chunker.feed(data), *chunker.finish()]
-        return content_id(pack((blake3.blake3(c).digest(), len(c)) for c in chunks))
+        return pack((blake3.blake3(c).digest(), len(c)) for c in chunks)
 
     def missing(self, digests: Sequence[bytes]) -> list[bytes]:
         out: list[bytes] = []

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from tusk.batches import LocalEntry
+from tusk.batches import LocalEntry, Stamp
 from tusk.sources import Progress, TransferCancelled
 from tusk_common.wire import bulk
 
@@ -19,10 +19,13 @@ SEND_PIECE = 1 << 20  # small files are joined into pieces of about this size be
 
 @dataclass(frozen=True)
 class Loaded:
-    """A file of a batch, read: its destination and its bytes."""
+    """A file of a batch, read: its destination, its bytes, and its entry. `stamp` is the file's stamp
+    right after the read (None for bytes): equal to the entry's, the bytes are the ones it was listed with."""
 
     dest: str
     data: bytes
+    entry: LocalEntry | None = None
+    stamp: Stamp | None = None
 
 
 def load(entries: Sequence[LocalEntry], cancel: threading.Event | None = None) -> Iterator[Loaded]:
@@ -31,23 +34,24 @@ def load(entries: Sequence[LocalEntry], cancel: threading.Event | None = None) -
         if cancel is not None and cancel.is_set():
             raise TransferCancelled("upload cancelled")
         if isinstance(entry.source, bytes):
-            yield Loaded(entry.dest, entry.source)
+            yield Loaded(entry.dest, entry.source, entry)
             continue
-        yield Loaded(entry.dest, _read(os.fspath(entry.source), entry.size))
+        data, stamp = _read(os.fspath(entry.source), entry.size)
+        yield Loaded(entry.dest, data, entry, stamp)
 
 
-def _read(path: str, expected: int) -> bytes:
+def _read(path: str, expected: int) -> tuple[bytes, Stamp]:
     """The whole file: one read when it still has the size it was listed with (one more byte is asked
-    for, so growth shows), more if it grew."""
+    for, so growth shows), more if it grew; and its stamp after the read."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         data = os.read(fd, expected + 1)
-        if len(data) <= expected:
-            return data
-        parts = [data]
-        while more := os.read(fd, 1 << 20):
-            parts.append(more)
-        return b"".join(parts)
+        if len(data) > expected:
+            parts = [data]
+            while more := os.read(fd, 1 << 20):
+                parts.append(more)
+            data = b"".join(parts)
+        return data, Stamp.of(os.fstat(fd))
     finally:
         os.close(fd)
 

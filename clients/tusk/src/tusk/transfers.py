@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,8 @@ from tusk.batches import (
     Batch,
     Job,
     LocalEntry,
+    Single,
+    Stamp,
     entries_from,
     plan,
     walk_dir,
@@ -36,6 +39,7 @@ from tusk_common.wire.versioning import CommitInfo, FileInfo
 
 if TYPE_CHECKING:  # imported when first used: cutting and hashing cost start-up time otherwise
     from tusk.chunked import ChunkedUploads, Chunking
+    from tusk.statcache import Known, StatCache
 
 T = TypeVar("T")
 FileSpec = tuple[str, bytes | str | os.PathLike[str]] | LocalEntry
@@ -49,6 +53,9 @@ class TransferMethods(FileMethods):
     """Most bytes in one multipart request."""
     big_file_bytes: int = BIG_FILE_BYTES
     """Files at least this big are streamed alone with `put_file`."""
+    stat_cache: bool = True
+    """Keep what local files hashed to in the per-user stat cache (`tusk.statcache`), so a later upload
+    of the same tree reads only the files that changed; `TUSK_STAT_CACHE=0` turns it off too."""
 
     def put_files(
         self,
@@ -161,28 +168,35 @@ class TransferMethods(FileMethods):
             return UploadSummary(None, 0, 0, 0)
         skipping = params is not None and base is not None and self._holds_files(repo, ref, base)
         uploads = None
+        cache = None
         if params is not None:
             from tusk.chunked import ChunkedUploads
 
             uploads = ChunkedUploads(self._t, repo, params)
-        if len(head) == 1 and not skipping:  # one request is atomic on its own
-            sent = self._send(repo, ref, head[0], append, message, progress, None, uploads, None)
-            return UploadSummary(sent.commit, _count(head[0]), head[0].size, 1)
-        tally = _Tally()
-        with write_target(self, repo, ref, description=message or "") as target:
-            # Listed from the commit the writes land in, so skipping leaves exactly the tree a full
-            # upload would have made; fetched while the first big files are already being cut.
-            index = RemoteIndex(self, target.repo, target.ref, base, parallel) if skipping and base else None
-            try:
+            cache = self._open_stat_cache(params)
+        try:
+            if len(head) == 1 and not skipping:  # one request is atomic on its own
+                sent = self._send(repo, ref, head[0], append, message, progress, None, uploads, None, cache)
+                return UploadSummary(sent.commit, _count(head[0]), head[0].size, 1)
+            tally = _Tally()
+            with write_target(self, repo, ref, description=message or "") as target:
+                # Listed from the commit the writes land in, so skipping leaves exactly the tree a full
+                # upload would have made; fetched while the first big files are already being cut.
+                index = RemoteIndex(self, target.repo, target.ref, base, parallel) if skipping and base else None
+                try:
 
-                def send(job: Job, cancel: threading.Event) -> None:
-                    sent = self._send(target.repo, target.ref, job, append, None, progress, cancel, uploads, index)
-                    tally.add(job, sent)
+                    def send(job: Job, cancel: threading.Event) -> None:
+                        sent = self._send(target.repo, target.ref, job, append, None, progress, cancel, uploads,
+                                          index, cache)  # fmt: skip
+                        tally.add(job, sent)
 
-                _run_parallel(itertools.chain(head, jobs), send, parallel)
-            finally:
-                if index is not None:
-                    index.close()
+                    _run_parallel(itertools.chain(head, jobs), send, parallel)
+                finally:
+                    if index is not None:
+                        index.close()
+        finally:
+            if cache is not None:
+                cache.close()
         commit = target.finished or tally.commit
         if commit is None:  # nothing needed sending into someone else's open commit
             commit = self.inspect_commit(repo, target.ref)
@@ -195,6 +209,15 @@ class TransferMethods(FileMethods):
 
             self._chunking_cache = chunking(self._t)
         return self._chunking_cache
+
+    def _open_stat_cache(self, params: Chunking) -> StatCache | None:
+        if not self.stat_cache:
+            return None
+        from tusk.statcache import StatCache, default_path
+
+        path = default_path()
+        cache = StatCache(path, params.key) if path is not None else None
+        return cache if cache is not None and cache.enabled else None
 
     def _holds_files(self, repo: str, ref: str, base: str) -> bool:
         try:
@@ -214,19 +237,30 @@ class TransferMethods(FileMethods):
         cancel: threading.Event | None,
         uploads: ChunkedUploads | None = None,
         index: RemoteIndex | None = None,
+        cache: StatCache | None = None,
     ) -> _Sent:
         if uploads is None:
             return _Sent(self._send_legacy(repo, ref, job, append, message, progress, cancel))
         if isinstance(job, Batch):
             remote = index.get() if index is not None else {}
-            return self._send_pack(repo, ref, job, message, progress, cancel, uploads, remote)
+            return self._send_pack(repo, ref, job, message, progress, cancel, uploads, remote, cache)
         entry = job.entry
         if not isinstance(entry.source, Path):  # bytes held in memory: one streamed PUT
             return _Sent(self._send_legacy(repo, ref, job, append, message, progress, cancel))
         # Ask which chunks the server lacks only for a new version of a file it has (an edit shares
         # most of them); a file new to it goes up whole without a round trip per window.
         previous = index.previous(entry.dest) if index is not None else None
+        known = _cached(cache, [job]).get(entry.dest)
+        if previous is not None and known is not None and previous == (entry.size, known.content_id):
+            if progress is not None:
+                progress(entry.size)
+            return _Sent(None, unchanged=1)  # unchanged since it was hashed, and the target holds it
+        started = time.time_ns()
         manifest = uploads.upload(entry.source, progress, cancel, ask=previous is not None)
+        if cache is not None and entry.stamp is not None and _stamp(entry.source) == entry.stamp:
+            from tusk.statcache import Known
+
+            cache.record(_key(entry), entry.stamp, Known(manifest.content_id, manifest.packed), started)
         if previous == (manifest.size, manifest.content_id):
             return _Sent(None, unchanged=1)
         reply = uploads.commit(ref, [(entry.dest, manifest)], message)
@@ -242,22 +276,71 @@ class TransferMethods(FileMethods):
         cancel: threading.Event | None,
         uploads: ChunkedUploads,
         remote: dict[str, tuple[int, str]],
+        cache: StatCache | None = None,
     ) -> _Sent:
-        files = list(packs.load(batch.entries, cancel))
-        if remote:
+        entries: list[LocalEntry] = list(batch.entries)
+        unchanged = 0
+        known = _cached(cache, entries)
+        if remote and known:  # unchanged since they were hashed, and the target holds them: not even read
+            same = {e.dest for e in entries
+                    if e.dest in known and remote.get(e.dest) == (e.size, known[e.dest].content_id)}  # fmt: skip
+            if same:
+                if progress is not None:
+                    progress(sum(e.size for e in entries if e.dest in same))
+                entries = [e for e in entries if e.dest not in same]
+                unchanged = len(same)
+                if not entries:
+                    return _Sent(None, unchanged=unchanged)
+        started = time.time_ns()
+        files = list(packs.load(entries, cancel))
+        later: list[packs.Loaded] = []  # hashed for the stat cache once the pack is sent, off its path
+        if remote or cache is not None:
+            from tusk.statcache import Known
+            from tusk_common.store.manifest import content_id
+
+            def cacheable(f: packs.Loaded) -> bool:  # read as it was listed, and not known already
+                return cache is not None and f.entry is not None and f.stamp == f.entry.stamp \
+                    and f.stamp is not None and f.dest not in known  # fmt: skip
+
+            def record(f: packs.Loaded, manifest: bytes, cid: str) -> None:
+                assert cache is not None and f.entry is not None and f.entry.stamp is not None
+                cache.record(_key(f.entry, cwd), f.entry.stamp, Known(cid, manifest), started)
 
             def held(f: packs.Loaded) -> bool:  # hash only what the target holds with the same size
                 there = remote.get(f.dest)
-                return there is not None and there[0] == len(f.data) and there[1] == uploads.content_id_of(f.data)
+                if there is None or there[0] != len(f.data):
+                    if cacheable(f):
+                        later.append(f)
+                    return False
+                manifest = uploads.manifest_of(f.data)
+                cid = content_id(manifest)
+                if cacheable(f):
+                    record(f, manifest, cid)
+                return there[1] == cid
 
+            cwd = os.getcwd()
             changed = [f for f in files if not held(f)]
             if progress is not None and len(changed) < len(files):
                 progress(sum(len(f.data) for f in files) - sum(len(f.data) for f in changed))
-            unchanged, files = len(files) - len(changed), changed
+            unchanged, files = unchanged + len(files) - len(changed), changed
             if not files:
                 return _Sent(None, unchanged=unchanged)
-        else:
-            unchanged = 0
+        sent = self._post_pack(repo, ref, files, message, progress, cancel, unchanged)
+        for f in later:
+            manifest = uploads.manifest_of(f.data)
+            record(f, manifest, content_id(manifest))
+        return sent
+
+    def _post_pack(
+        self,
+        repo: str,
+        ref: str,
+        files: list[packs.Loaded],
+        message: str | None,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+        unchanged: int,
+    ) -> _Sent:
         pack = packs.Pack(files)
         url = routes.pack(repo, ref)
         params = _write_params(False, message)
@@ -330,6 +413,31 @@ class _Tally:
             if sent.commit is not None:
                 self.requests += 1
                 self.commit = sent.commit
+
+
+def _key(entry: LocalEntry, cwd: str | None = None) -> str:
+    """The stat cache's key of a local file: its absolute path (not normalized: another spelling of
+    the same path only misses; the stamp's device and inode still name one file)."""
+    path = os.fspath(entry.source)  # type: ignore[arg-type]
+    return path if path.startswith("/") else os.path.join(cwd or os.getcwd(), path)
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        return Stamp.of(os.stat(path))
+    except OSError:
+        return None
+
+
+def _cached(cache: StatCache | None, items: Sequence[LocalEntry | Single]) -> dict[str, Known]:
+    """dest -> what the stat cache says each local file hashed to (only files unchanged since)."""
+    if cache is None:
+        return {}
+    entries = [i.entry if isinstance(i, Single) else i for i in items]
+    cwd = os.getcwd()
+    keyed = {_key(e, cwd): e for e in entries if isinstance(e.source, Path) and e.stamp is not None}
+    found = cache.lookup([(k, e.stamp) for k, e in keyed.items() if e.stamp is not None])
+    return {keyed[k].dest: v for k, v in found.items()}
 
 
 def _count(job: Job) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-from tusk.batches import LocalEntry, walk_dir
+from tusk.batches import LocalEntry, Stamp, walk_dir
 from tusk.cli import groups
 from tusk.cli.output import emit, emit_json, human_size, key_values, table
 from tusk.cli.progress import TransferBar, on_terminal
@@ -92,7 +92,8 @@ def _plan_entries(target: Address, sources: tuple[str, ...], recursive: bool) ->
         else:
             if dest == "/":
                 raise click.UsageError("the destination must name a file, not '/'")
-            entries.append(LocalEntry(dest, local, local.stat().st_size))
+            st = local.stat()
+            entries.append(LocalEntry(dest, local, st.st_size, Stamp.of(st)))
     return entries
 
 
