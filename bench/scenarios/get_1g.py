@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.context import Context, Scenario
-from bench.report import Row, at_least, notes
+from bench.report import Row, notes
 from bench.scenarios.put_1g import PATH, REPO, upload_big
 from bench.sizes import MiB, human
 
@@ -37,12 +37,14 @@ def _get(ctx: Context) -> tuple[float, float, str]:
 
 
 def run(ctx: Context) -> Iterator[Row]:
+    # The issue asks for this figure against the disk's read speed and sets no goal for it: the row is
+    # context (a read is CPU-bound here: every chunk's BLAKE3 is checked before its bytes are written).
     disk = ctx.attempt(ctx.disk)
     tusk = ctx.attempt(lambda: _get(ctx))
     t, seconds, tusk_note = tusk.value if tusk.value else (None, None, tusk.error)
     disk_note = f"dd read after {disk.value.read_method}" if disk.value else disk.error
     yield Row(NAME, f"get {human(ctx.sizes.big_file)} file", "MiB/s", t, "disk seq read",
-              disk.value.read_mib_s if disk.value else None, at_least(0.5), notes(tusk_note, disk_note),
+              disk.value.read_mib_s if disk.value else None, None, notes(tusk_note, disk_note),
               extra={"tusk_seconds": seconds})
 
 
