@@ -156,6 +156,29 @@ class TuskStack:
         os.sync()
         return du(self.objects_dir)
 
+    def settle(self, timeout: float = 120.0) -> float:
+        """Wait until every durable consumer has caught up (`tusk_consumer_lag` 0 on every ops port that
+        reports it): what a scenario's setup set going (lineage indexing a bulk load) is over before its
+        timed part. Returns the seconds waited."""
+        import urllib.request
+
+        t0 = time.monotonic()
+        doc = self._status_json()
+        urls = [c["metrics_url"] for c in (doc or {}).get("components", []) if c.get("metrics_url")]
+        while True:
+            lag = 0.0
+            for url in urls:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as resp:
+                        text = resp.read().decode()
+                except OSError:
+                    continue
+                lag += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                           if line.startswith("tusk_consumer_lag{"))  # fmt: skip
+            if lag == 0 or time.monotonic() - t0 > timeout:
+                return time.monotonic() - t0
+            time.sleep(0.2)
+
     def service_pid(self, name: str) -> int:
         """The pid of service `name`, from `stack.json` (else `tusk status --json`)."""
         for read in (self._state_file, self._status_json):
