@@ -1,4 +1,12 @@
-"""Base classes of every wire model: frozen, strict about unknown fields, versioned."""
+"""Base classes of every wire model: frozen, versioned, and forward compatible.
+
+A field a newer peer added is ignored by an older reader, so services upgraded one at a time (a rolling
+deploy, each service scaling on its own) keep understanding each other: fields are only ever added with
+a default, never renamed or given another meaning; a change that cannot be made that way is a new RPC
+method or a new event type (`io.tusk.<kind>.v2`). Code constructing these models is checked by mypy's
+pydantic plugin with `init_forbid_extra`, so a misspelled keyword is still an error there. Request bodies
+of the public REST API are their own models, which refuse unknown fields with a 400 naming them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 class Wire(BaseModel):
     """A value that crosses a process boundary."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Request(Wire):
