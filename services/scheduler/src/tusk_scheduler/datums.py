@@ -16,7 +16,7 @@ from opentelemetry import context as otel_context
 from tusk_common.bus import Received
 from tusk_common.errors import Conflict, Invalid, NotFound
 from tusk_common.events import DatumDone, DatumFailed, parse_event
-from tusk_common.wire.pipelines import DatumInfo, DatumList
+from tusk_common.wire.pipelines import DatumInfo, DatumList, PendingDatumIds
 from tusk_common.wire.versioning import FileContent
 from tusk_scheduler.adapters import catalog
 from tusk_scheduler.blobs import get_json, put_json
@@ -110,6 +110,19 @@ async def settle(deps: Deps, results: list[Result]) -> None:
         )  # fmt: skip
     if pending == 0:
         deps.kick(job["pipeline"])
+
+
+async def pending(deps: Deps, job: str, ids: list[str]) -> PendingDatumIds:
+    """Which of `ids` are datums of `job` still waiting for their first answer (all of them while the job
+    runs and none has answered; none once the job has ended)."""
+    async with deps.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT d.datum_id FROM datums d JOIN jobs j ON j.id = d.job WHERE d.job = $1"
+            " AND d.datum_id = ANY($2::text[]) AND d.state = 'starting' AND j.state = 'running'",
+            job, ids,
+        )  # fmt: skip
+    found = {r["datum_id"] for r in rows}
+    return PendingDatumIds(datums=[i for i in ids if i in found])
 
 
 async def list_datums(deps: Deps, pipeline: str, job: str, state: str | None, limit: int,

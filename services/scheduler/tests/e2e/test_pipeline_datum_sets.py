@@ -9,7 +9,7 @@ from tusk_common.subjects import DATUMS_STREAM
 from tusk_common.wire import pipelines as w
 
 FILES = {f"/f{i:02d}": f"content {i}" for i in range(12)}
-SLOW_COPY = ["sh", "-c", "sleep 0.3; cp -r /pfs/in/. /pfs/out/"]
+SLOW_COPY = ["sh", "-c", 'echo "start $PACH_DATUM_ID"; sleep 0.3; cp -r /pfs/in/. /pfs/out/']
 
 
 async def _queued(stack: Stack, name: str) -> int:
@@ -40,13 +40,25 @@ async def test_a_set_cut_short_by_a_dead_worker_runs_again_and_outputs_enter_onc
         return "success" in await _states(bare, "copy", r.job)
 
     await bare.eventually(some_done, within=30, every=0.05)
+    listed = (await bare.call(w.ListDatums(pipeline="copy", job=r.job))).datums
     bare.kill(first)  # SIGKILL in the middle of the first set (it takes 4 * 0.3 s)
+    answered = {d.datum_id for d in listed if d.state == "success"}
+    assert answered
     bare.spawn_worker(concurrency=1)
     job = await bare.wait_job("copy", r.job, within=90)
     assert job.state == "success", job
     assert (job.counts.total, job.counts.processed, job.counts.failed) == (12, 12, 0)
     assert await bare.files("copy") == FILES
     assert await _states(bare, "copy", r.job) == ["success"] * 12
+    # The set came back to the second worker, which asked which of its datums still had no answer: the
+    # datums answered before the kill did not run again (the one running at the kill did).
+    lines = (await bare.call(w.GetLogs(pipeline="copy", job=r.job, limit=1000))).lines
+    starts = [ln.message.removeprefix("start ") for ln in lines if ln.message.startswith("start ")]
+    assert len(set(starts)) == 12, starts
+    assert all(starts.count(d) == 1 for d in answered), (answered, starts)
+    # Once the job is over, nothing is pending any more.
+    ids = [d.datum_id for d in (await bare.call(w.ListDatums(pipeline="copy", job=r.job))).datums]
+    assert (await bare.call(w.PendingDatums(job=r.job, datums=ids))).datums == []
 
 
 async def test_each_datum_of_a_set_is_answered_on_its_own(stack: Stack):

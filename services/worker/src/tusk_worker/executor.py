@@ -3,9 +3,9 @@ out, the result event.
 
 A task message carries a datum set; its datums run one after another in the slot, and each result is
 published while the next datum runs. The message is acknowledged only after every result event is
-stored by JetStream, so a worker killed at any point leaves the set to be redelivered; the scheduler
-takes the first result of each datum, so a datum's outputs enter the job once even when its set runs
-again. A worker stopping (SIGTERM) kills its transforms and naks their sets so another worker starts
+stored by JetStream, so a worker killed at any point leaves the set to be redelivered; the worker that
+gets it again runs only the datums the scheduler still waits for, and the scheduler takes the first
+result of each datum, so a datum's outputs enter the job once. A worker stopping (SIGTERM) kills its transforms and naks their sets so another worker starts
 them at once; a set of a job that ended is acknowledged and dropped.
 """
 
@@ -25,7 +25,15 @@ from tusk_common.bus import Bus
 from tusk_common.errors import TuskError, Unavailable
 from tusk_common.events import DatumDone, DatumFailed, Event
 from tusk_common.store import ChunkStore
-from tusk_common.wire.pipelines import DatumTask, LogLine, ResolveSecrets, SecretValues, parse_task_message
+from tusk_common.wire.pipelines import (
+    DatumSetTask,
+    DatumTask,
+    LogLine,
+    PendingDatums,
+    ResolveSecrets,
+    SecretValues,
+    parse_task_message,
+)
 from tusk_worker.environment import transform_env
 from tusk_worker.jobs import FinishedJobs
 from tusk_worker.logship import LogShipper, Redactor
@@ -73,6 +81,11 @@ class Executor:
         structlog.contextvars.bind_contextvars(job=batch.job)
         describe(batch)
         tasks = batch.tasks()
+        if delivered > 1:
+            tasks = await self._still_pending(batch, tasks)
+            if not tasks:  # every datum of the set has its answer: its worker died before the ack
+                await msg.ack()
+                return
         if delivered > self.t.settings.max_deliveries:
             why = (f"the datum was handed to workers {delivered - 1} times and none finished it"
                    " (they died or stopped: out of memory?)")  # fmt: skip
@@ -105,6 +118,21 @@ class Executor:
             beat.cancel()
         # None: our own trouble (store or scheduler away): the set runs again later, here or elsewhere.
         await asyncio.shield(self._settle(msg, [bool(x) for x in sent], retry=None in sent))
+
+    async def _still_pending(self, batch: DatumSetTask, tasks: list[DatumTask]) -> list[DatumTask]:
+        """The datums of a set delivered again that still wait for their first answer (the scheduler
+        knows); all of them when it cannot be asked, which is safe: a second answer is ignored."""
+        try:
+            reply = await self.t.bus.request(PendingDatums(job=batch.job, datums=[t.datum_id for t in tasks]),
+                                             timeout=10.0)  # fmt: skip
+        except TuskError as exc:
+            log.warning("set.pending_unknown", error=exc.message)
+            return tasks
+        pending = set(reply.datums)
+        kept = [t for t in tasks if t.datum_id in pending]
+        if len(kept) < len(tasks):
+            log.info("set.resumed", answered=len(tasks) - len(kept), pending=len(kept))
+        return kept
 
     async def _pipeline(self, tasks: list[DatumTask], delivered: int, started: list[asyncio.Task[bool | None]]
                         ) -> None:  # fmt: skip

@@ -234,6 +234,10 @@ class SecretList(Wire):
     secrets: list[SecretInfo]
 
 
+class PendingDatumIds(Wire):
+    datums: list[str]
+
+
 class SecretValues(Wire):
     """Secret values for one running job's worker: {secret: {key: value}}."""
 
@@ -383,6 +387,17 @@ class RestartDatum(_S):
     datum: str
 
 
+class PendingDatums(_S):
+    """For workers: which of these datums of `job` still wait for their first answer (a datum set that
+    comes back after its worker died runs only those, so its answered datums do not run twice and a
+    datum that keeps killing workers fails alone)."""
+
+    METHOD: ClassVar[str] = "datum.pending"
+    REPLY: ClassVar[type] = PendingDatumIds
+    job: str
+    datums: list[str] = Field(max_length=10_000)
+
+
 class GetLogs(_S):
     """Log lines of a pipeline, oldest first, optionally of one job and/or datum."""
 
@@ -441,7 +456,7 @@ class ResolveSecrets(_S):
 ALL_REQUESTS: tuple[type[Request], ...] = (
     CreatePipeline, InspectPipeline, ListPipelines, DeletePipeline, StopPipeline, StartPipeline,
     ListJobs, InspectJob, WaitJob, StopJob, WaitCommitSet,
-    ListDatums, InspectDatum, RestartDatum,
+    ListDatums, InspectDatum, RestartDatum, PendingDatums,
     GetLogs, AppendLogs,
     CreateSecret, InspectSecret, ListSecrets, DeleteSecret, ResolveSecrets,
 )  # fmt: skip
@@ -519,7 +534,8 @@ class DatumSetTask(Wire):
     """A datum set: the message on `tusk.datums.<pipeline>`, the unit a worker pulls, acknowledges and
     (if it dies) gets redelivered, as Pachyderm 2's datum sets. Its datums run one after another in one
     worker slot, each answered by its own datum.done / datum.failed; the message is acknowledged once
-    every answer is stored, so a set cut short runs again whole (the scheduler keeps the first answer)."""
+    every answer is stored, so a set cut short is delivered again; that worker asks `PendingDatums` and
+    runs only the datums still without an answer (the scheduler keeps each datum's first answer)."""
 
     schema_version: int = 2
     pipeline: str

@@ -55,6 +55,9 @@ def handlers(deps: Deps) -> Mapping[type[Request], Callable[[Any], Awaitable[Wir
     async def restart_datum(r: w.RestartDatum) -> w.DatumInfo:
         return await datums.restart_datum(deps, r.pipeline, r.job, r.datum)
 
+    async def pending_datums(r: w.PendingDatums) -> w.PendingDatumIds:
+        return await datums.pending(deps, r.job, r.datums)
+
     async def get_logs(r: w.GetLogs) -> w.LogPage:
         return await logs.get(deps, r.pipeline, r.job, r.datum, r.tail, r.limit, r.cursor)
 
@@ -82,7 +85,7 @@ def handlers(deps: Deps) -> Mapping[type[Request], Callable[[Any], Awaitable[Wir
         w.DeletePipeline: delete_pipeline, w.StopPipeline: stop_pipeline, w.StartPipeline: start_pipeline,
         w.ListJobs: list_jobs, w.InspectJob: inspect_job, w.WaitJob: wait_job, w.StopJob: stop_job,
         w.WaitCommitSet: wait_commit_set, w.ListDatums: list_datums, w.InspectDatum: inspect_datum,
-        w.RestartDatum: restart_datum, w.GetLogs: get_logs, w.AppendLogs: append_logs,
+        w.RestartDatum: restart_datum, w.PendingDatums: pending_datums, w.GetLogs: get_logs, w.AppendLogs: append_logs,
         w.CreateSecret: create_secret, w.InspectSecret: inspect_secret, w.ListSecrets: list_secrets,
         w.DeleteSecret: delete_secret, w.ResolveSecrets: resolve_secrets,
     }  # fmt: skip
