@@ -53,7 +53,7 @@ class SchedulerMetrics:
                             ["pipeline", "state"], registry=registry)  # fmt: skip
         self.job_seconds = Histogram("tusk_job_seconds", "Duration of finished jobs, by final state.",
                                      ["pipeline", "state"], buckets=JOB_BUCKETS, registry=registry)  # fmt: skip
-        self.queue_depth = Gauge("tusk_datum_queue_depth", "Datum tasks waiting in TUSK_DATUMS per pipeline.",
+        self.queue_depth = Gauge("tusk_datum_queue_depth", "Datum sets waiting in TUSK_DATUMS per pipeline.",
                                  ["pipeline"], registry=registry)  # fmt: skip
         self.lag = ConsumerLag(registry, bus, durables=[(EVENTS_STREAM, d) for d in durables],
                                prefixes=[(DATUMS_STREAM, WORKER_CONSUMER_PREFIX)])  # fmt: skip

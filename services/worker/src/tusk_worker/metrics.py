@@ -33,7 +33,7 @@ class WorkerMetrics:
                                       ["pipeline"], registry=registry)  # fmt: skip
         self.upload_bytes = Counter("tusk_worker_datum_upload_bytes", "Output bytes stored from datums.",
                                     ["pipeline"], registry=registry)  # fmt: skip
-        self.slots = Gauge("tusk_worker_slots", "Datums this process may run at once.", registry=registry)
+        self.slots = Gauge("tusk_worker_slots", "Datum sets this process may run at once.", registry=registry)
         self.slots.set(slots)
         self.busy = Gauge("tusk_worker_busy", "Datums running in this process now.", registry=registry)
         self.busy.set_function(lambda: float(busy()))
