@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from tusk_common import naming
 from tusk_common.errors import Conflict, Invalid, NotFound, Unavailable
 from tusk_common.events import CommitFinished, JobCreated
 from tusk_common.outbox import enqueue
@@ -82,6 +83,11 @@ async def on_commit_finished(deps: Deps, ev: CommitFinished, at: datetime) -> li
 
 async def list_jobs(deps: Deps, pipeline: str | None, commit_set: str | None, limit: int,
                     cursor: str | None) -> JobList:  # fmt: skip
+    if commit_set is not None and not naming.is_commit_id(commit_set):
+        # `tusk list job NAME` reads NAME as a commit set (Pachyderm's grammar): say so, not "no jobs".
+        raise Invalid(f"commit_set {commit_set!r} is not a commit set id (32 hex characters); the jobs of a"
+                      " pipeline are listed with the pipeline filter (`tusk list job -p NAME`, REST"
+                      " `?pipeline=NAME`)", field="commit_set")  # fmt: skip
     before = None
     if cursor:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pipeline_stack import Stack, pfs, pipeline  # type: ignore[import-not-found]
 
-from tusk_common.errors import Conflict, NotFound
+from tusk_common.errors import Conflict, Invalid, NotFound
 from tusk_common.wire import pipelines as w
 
 
@@ -50,6 +50,9 @@ async def test_list_inspect_restart_datums_and_read_logs(stack: Stack):
     assert all(ln.seq > page.lines[-1].seq for ln in more.lines)
     by_set_jobs = await stack.call(w.ListJobs(commit_set=job.commit_set))
     assert [j.id for j in by_set_jobs.jobs] == [job.id]
+    with pytest.raises(Invalid, match=r"commit_set 'p' is not a commit set id.*list job -p NAME") as bad:
+        await stack.call(w.ListJobs(commit_set="p"))  # a pipeline's name where a commit set goes
+    assert bad.value.field == "commit_set"
     assert c.commit_set != job.commit_set  # the first job of a new pipeline starts its own commit set
 
 
