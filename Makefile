@@ -13,7 +13,7 @@ help:
 	@echo "make up       start the embedded stack (NATS, Postgres, every service) and print its URL"
 	@echo "make test     run the whole test suite"
 	@echo "make bench    run the benchmarks against the reference tools"
-	@echo "make lint     ruff and mypy"
+	@echo "make lint     ruff, and mypy on every package"
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -50,7 +50,8 @@ test: install system-deps
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy libs/common/src
+	$(BIN)/mypy -p tusk_common
+	$(BIN)/mypy $(foreach p,$(filter-out libs/common,$(PKGS)),$(p)/src)
 
 bench: install
 	$(BIN)/python -m bench

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
 from tusk_common import errors
@@ -105,7 +105,7 @@ class BulkHttp:
         self,
         method: str,
         path: str,
-        fh: BinaryIO,
+        fh: IO[bytes],
         size: int,
         *,
         params: Mapping[str, str] | None = None,

@@ -55,7 +55,7 @@ class FileMethods(VersioningMethods):
         url = routes.files(_repo(repo), _ref(ref), normalize_path(path, allow_root=False))
         params = _write_params(append, message)
         if self._t.bulk is not None and is_path(source):
-            with open(os.fspath(source), "rb") as fh:  # type: ignore[arg-type]
+            with open(os.fspath(source), "rb") as fh:  # type: ignore[arg-type]  # a path: is_path said so
                 size = _regular_size(fh)
                 if size is not None:
                     try:

@@ -418,7 +418,8 @@ class _Tally:
 def _key(entry: LocalEntry, cwd: str | None = None) -> str:
     """The stat cache's key of a local file: its absolute path (not normalized: another spelling of
     the same path only misses; the stamp's device and inode still name one file)."""
-    path = os.fspath(entry.source)  # type: ignore[arg-type]
+    assert isinstance(entry.source, Path)  # only local files are cached
+    path = os.fspath(entry.source)
     return path if path.startswith("/") else os.path.join(cwd or os.getcwd(), path)
 
 

@@ -9,6 +9,8 @@ import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from tusk_common.backlog import ConsumerLag, OutboxBacklog
 from tusk_common.bus import Bus
 from tusk_common.db import Migration, create_pool, load_migrations, migrate
@@ -52,7 +54,7 @@ class Lineage:
     relay: OpenLineageRelay | None
 
 
-async def open_deps(settings: LineageSettings, stack: AsyncExitStack, registry: object = None,
+async def open_deps(settings: LineageSettings, stack: AsyncExitStack, registry: CollectorRegistry | None = None,
                     name: str = NAME) -> tuple[Deps, Bus]:  # fmt: skip
     """Postgres (migrated), NATS and the chunk store, closed by `stack` in reverse order."""
     schema = settings.schema_name

@@ -59,7 +59,9 @@ class CronTicker:
                 if state is None:
                     continue
                 p = await catalog.get_pipeline(conn, row["pipeline"])
-                version = await catalog.get_version(conn, p["name"], p["version"])
+                if p is None:
+                    continue  # deleted meanwhile
+                version = await catalog.require_version(conn, p["name"], p["version"])
                 cron = next((c for c in cron_inputs(spec_from_dict(version["spec"]).input)
                              if c.name == row["input"]), None)  # fmt: skip
                 if cron is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 
 import asyncpg
 import structlog
@@ -43,7 +44,10 @@ class Driver:
             return
         task = asyncio.create_task(self._loop(pipeline), name=f"drive-{pipeline}")
         self._tasks[pipeline] = task
-        task.add_done_callback(lambda _t, p=pipeline: self._tasks.pop(p, None))
+        task.add_done_callback(functools.partial(self._forget, pipeline))
+
+    def _forget(self, pipeline: str, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(pipeline, None)
 
     async def idle(self) -> None:
         """Wait until no pipeline is being driven in this process (tests)."""

@@ -150,12 +150,17 @@ async def stop_job(deps: Deps, pipeline: str, job: str, reason: str) -> JobInfo:
         raise Conflict(f"job {row['id']} already finished ({row['state']})", job=row["id"], state=row["state"])
     async with pipeline_lock(deps.pool, pipeline, wait=60.0):
         async with deps.pool.acquire() as conn:
-            row = await catalog.get_job(conn, row["id"])
-        if row["state"] not in JOB_TERMINAL:
-            await lifecycle.kill_job(deps, row, reason)
+            current = await catalog.get_job(conn, row["id"])
+        if current is None:
+            raise NotFound(f"job {row['id']} was deleted with its pipeline", job=row["id"])
+        if current["state"] not in JOB_TERMINAL:
+            await lifecycle.kill_job(deps, current, reason)
     deps.kick(pipeline)
     async with deps.pool.acquire() as conn:
-        return job_info(await catalog.get_job(conn, row["id"]))
+        final = await catalog.get_job(conn, row["id"])
+    if final is None:
+        raise NotFound(f"job {row['id']} was deleted with its pipeline", job=row["id"])
+    return job_info(final)
 
 
 async def wait_commit_set(deps: Deps, commit_set: str, commit: str | None, within: float) -> CommitSetStatus:

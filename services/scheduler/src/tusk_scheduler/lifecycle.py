@@ -133,8 +133,10 @@ async def start_job(deps: Deps, job: Any) -> None:
     by_id = {r["datum_id"]: r for r in records}
     decided = plan(datums, previous, spec.reprocess_spec)
 
-    rows = [{"datum_id": d.datum_id, "datum_hash": d.datum_hash, "state": "starting", "inputs": datum_inputs(d)}
-            for d in decided.run]  # fmt: skip
+    rows: list[dict[str, Any]] = [
+        {"datum_id": d.datum_id, "datum_hash": d.datum_hash, "state": "starting", "inputs": datum_inputs(d)}
+        for d in decided.run
+    ]
     for d in decided.skip:
         old = by_id[d.datum_id]
         rows.append({"datum_id": d.datum_id, "datum_hash": d.datum_hash, "state": "skipped",

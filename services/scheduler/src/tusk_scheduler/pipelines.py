@@ -153,7 +153,7 @@ async def _update(deps: Deps, spec: PipelineSpec, existing: Any, req: CreatePipe
         current = await catalog.get_pipeline(conn, name, lock=True)
         if current is None:
             raise NotFound(f"pipeline {name!r} not found", pipeline=name)
-        prev = await catalog.get_version(conn, name, current["version"])
+        prev = await catalog.require_version(conn, name, current["version"])
         version = current["version"] + 1
         th = spec.transform_hash()
         datum_th = prev["datum_transform_hash"] if req.keep_outputs else th
@@ -183,7 +183,7 @@ async def _dry_run(deps: Deps, spec: PipelineSpec, existing: Any, req: CreatePip
     salt = spec.salt or ""
     if existing is not None:
         async with deps.pool.acquire() as conn:
-            prev = await catalog.get_version(conn, spec.name, existing["version"])
+            prev = await catalog.require_version(conn, spec.name, existing["version"])
         if req.keep_outputs:
             th = prev["datum_transform_hash"]
         nonce = prev["salt"].partition("|")[2]
@@ -202,7 +202,7 @@ async def inspect_pipeline(deps: Deps, name: str, *, history: bool = False) -> P
         row = await catalog.get_pipeline(conn, name)
         if row is None:
             raise NotFound(f"pipeline {name!r} not found", pipeline=name)
-        version = await catalog.get_version(conn, name, row["version"])
+        version = await catalog.require_version(conn, name, row["version"])
         last = await catalog.last_job(conn, name)
         versions = [version_info(v) for v in await catalog.list_versions(conn, name)] if history else []
     return pipeline_info(row, version["spec"], last_job=job_info(last) if last else None, versions=versions)
@@ -212,7 +212,7 @@ async def list_pipelines(deps: Deps) -> PipelineList:
     out = []
     async with deps.pool.acquire() as conn:
         for row in await catalog.list_pipelines(conn):
-            version = await catalog.get_version(conn, row["name"], row["version"])
+            version = await catalog.require_version(conn, row["name"], row["version"])
             last = await catalog.last_job(conn, row["name"])
             out.append(pipeline_info(row, version["spec"], last_job=job_info(last) if last else None))
     return PipelineList(pipelines=out)
@@ -223,7 +223,7 @@ async def set_state(deps: Deps, name: str, state: str) -> PipelineInfo:
         row = await catalog.set_pipeline_state(conn, name, state)
         if row is None:
             raise NotFound(f"pipeline {name!r} not found", pipeline=name)
-        version = await catalog.get_version(conn, name, row["version"])
+        version = await catalog.require_version(conn, name, row["version"])
         await enqueue(conn, PipelineUpdated(pipeline=name, version=row["version"],
                                             spec_hash=version["spec_hash"], state=state), source=deps.source)  # fmt: skip
     if state == "running":
@@ -237,7 +237,7 @@ async def delete_pipeline(deps: Deps, name: str, *, keep_repo: bool, force: bool
         if row is None:
             raise NotFound(f"pipeline {name!r} not found", pipeline=name)
         readers = [r for r in await catalog.readers_of(conn, name) if r != name]
-        version = await catalog.get_version(conn, name, row["version"])
+        version = await catalog.require_version(conn, name, row["version"])
     if readers and not force:
         raise Conflict(
             f"pipeline(s) {', '.join(readers)} read the output of {name!r}: delete them first, or force",

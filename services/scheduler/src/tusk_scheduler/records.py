@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -20,7 +20,7 @@ from tusk_common.wire.pipelines import (
     SecretInfo,
 )
 
-Row = asyncpg.Record | dict[str, Any]
+Row: TypeAlias = asyncpg.Record | dict[str, Any]
 
 
 def _json(value: Any) -> Any:

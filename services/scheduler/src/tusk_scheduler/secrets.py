@@ -121,7 +121,7 @@ async def resolve(deps: Deps, job_id: str) -> SecretValues:
         job = await catalog.get_job(conn, job_id)
         if job is None or job["state"] not in ("starting", "running"):
             raise NotFound(f"no running job {job_id}", job=job_id)
-        version = await catalog.get_version(conn, job["pipeline"], job["pipeline_version"])
+        version = await catalog.require_version(conn, job["pipeline"], job["pipeline_version"])
         names = sorted({s.name for s in spec_from_dict(version["spec"]).transform.secrets})
         rows = await conn.fetch("SELECT * FROM secrets WHERE name = ANY($1::text[])", names)
     found = {r["name"]: r for r in rows}

@@ -15,6 +15,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -95,12 +96,12 @@ class Executor:
             return
         me = asyncio.current_task()
         assert me is not None
-        self.t.jobs.track(batch.job, me)  # type: ignore[arg-type]
+        self.t.jobs.track(batch.job, me)
         beat = asyncio.create_task(_heartbeat(msg, max(0.5, ack_wait / 3)))
         running: list[asyncio.Task[bool | None]] = []
         try:
             await self._pipeline(tasks, delivered, running)
-            sent = await asyncio.gather(*running)
+            results: list[bool | None] = list(await asyncio.gather(*running))
         except BaseException as exc:
             for t in running:
                 t.cancel()
@@ -117,7 +118,7 @@ class Executor:
         finally:
             beat.cancel()
         # None: our own trouble (store or scheduler away): the set runs again later, here or elsewhere.
-        await asyncio.shield(self._settle(msg, [bool(x) for x in sent], retry=None in sent))
+        await asyncio.shield(self._settle(msg, [bool(x) for x in results], retry=None in results))
 
     async def _still_pending(self, batch: DatumSetTask, tasks: list[DatumTask]) -> list[DatumTask]:
         """The datums of a set delivered again that still wait for their first answer (the scheduler
@@ -258,7 +259,7 @@ class Executor:
                    cwd: str | None, stdin: bytes | None, redact: Redactor) -> Outcome:  # fmt: skip
         def on_line(stream: str, text: str) -> None:
             self.t.shipper.add(LogLine(pipeline=task.pipeline, job=task.job, datum_id=task.datum_id,
-                                       attempt=attempt, stream=stream,  # type: ignore[arg-type]
+                                       attempt=attempt, stream=stream,
                                        ts=datetime.now(UTC), message=redact(text)))  # fmt: skip
 
         return await step("process", slot.run(argv, env, cwd, stdin, on_line, timeout=task.datum_timeout,
@@ -276,7 +277,7 @@ class Executor:
             ref = await self.t.store.write_bytes(json.dumps(data, separators=(",", ":")).encode())
             outputs = {}
         return DatumDone(
-            pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, state=state,  # type: ignore[arg-type]
+            pipeline=task.pipeline, job=task.job, datum_id=task.datum_id, state=state,
             attempts=attempts, generation=task.generation, outputs=outputs, outputs_ref=ref, worker=self.t.name,
             datum_hash=task.datum_hash, inputs=task.inputs,  # the exact files it read, for lineage
             download_seconds=got.seconds, process_seconds=spent, upload_seconds=col.seconds if col else 0.0,
@@ -307,7 +308,7 @@ async def _place_secrets(slot: Slot, task: DatumTask, values: dict[str, dict[str
             mount_index += 1
             chosen = {ref.key: keys[ref.key]} if ref.key else keys
 
-            def write(host=host, chosen=chosen) -> None:  # type: ignore[no-untyped-def]
+            def write(host: Path = host, chosen: dict[str, str] = chosen) -> None:
                 host.mkdir(parents=True, exist_ok=True)
                 for k, v in chosen.items():
                     (host / k).write_text(v)

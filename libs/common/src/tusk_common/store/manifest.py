@@ -87,7 +87,7 @@ def verified(packed: bytes, content: FileContent) -> list[ChunkRef]:
     return refs
 
 
-def file_content(packed: bytes, *, size: int, md5: str) -> FileContent:
+def file_content(packed: bytes, *, size: int, md5: str | None) -> FileContent:
     """The `FileContent` of a finished file; the manifest is inlined when it is small."""
     chunks = base64.b64encode(packed).decode("ascii") if is_inline(packed) else None
     return FileContent(id=content_id(packed), size=size, md5=md5, chunks=chunks)

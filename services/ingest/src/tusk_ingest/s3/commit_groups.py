@@ -231,7 +231,7 @@ class CommitGroups:
         await self.backend.delete(record_key(repo, branch, commit))
 
 
-def _gone(exc: Exception) -> bool:
+def _gone(exc: Conflict | NotFound) -> bool:
     """Whether a write failed because the commit it targeted is finished or deleted."""
     if isinstance(exc, NotFound):
         return "commit" in exc.details or "ref" in exc.details

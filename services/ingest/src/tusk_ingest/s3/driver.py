@@ -108,7 +108,7 @@ class ObjectStream:
     """An object resolved at one version, and a way to read any byte range of exactly that version."""
 
     info: ObjectInfo
-    read: Callable[[int, int], AsyncIterator[bytes]]  # (start, stop) -> bytes start..stop-1
+    read: Callable[[int, int], AsyncIterator[bytes | memoryview]]  # (start, stop) -> bytes start..stop-1
 
 
 @dataclass(frozen=True, slots=True)

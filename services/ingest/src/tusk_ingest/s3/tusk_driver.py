@@ -161,7 +161,7 @@ class TuskDriver(MultipartOps):
         content = info.content or v.FileContent(id="", size=0)
         store = self.store
 
-        async def read(start: int, stop: int) -> AsyncIterator[bytes]:
+        async def read(start: int, stop: int) -> AsyncIterator[bytes | memoryview]:
             if stop > start:
                 async for block in store.read(content, start, stop - start):
                     yield block
@@ -219,7 +219,11 @@ class TuskDriver(MultipartOps):
                 return [DeleteResult(k, None) for k in keys]
             changes = [v.FileChange(op="delete", path="/" + k) for k in present]
             try:
-                result = await self._write(repo, branch, lambda ref, c=changes: self.v.put_files(repo, ref, c))
+
+                async def delete_them(ref: str, c: list[v.FileChange] = changes) -> v.PutResult:
+                    return await self.v.put_files(repo, ref, c)
+
+                result = await self._write(repo, branch, delete_them)
             except NotFound as e:
                 if "path" in e.details:
                     continue

@@ -15,6 +15,7 @@ the next time anything looks at it.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import time
 import uuid
@@ -155,7 +156,7 @@ class UploadRecords:
     async def put_part(self, upload_id: str, part: PartRecord) -> None:
         await self.backend.put(part_key(upload_id, part.part_number), part.to_json())
 
-    async def parts(self, upload_id: str, *, after: int = 0) -> list[PartRecord]:
+    async def parts(self, upload_id: str, *, after: int = 0) -> builtins.list[PartRecord]:
         """The stored parts numbered above `after`, by number."""
         keys = [k async for k in self.backend.list(f"{PARTS}{upload_id}/")]
         keys = [k for k in keys if _number(k) > after]

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
-Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+from tusk_common.errors import NotFound
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 ACTIVE = ("starting", "running", "finishing")
 NOT_DONE = ("created", "starting", "running", "finishing")
@@ -111,6 +113,15 @@ async def get_version(conn: Conn, name: str, version: int) -> asyncpg.Record | N
     return await conn.fetchrow(
         "SELECT * FROM pipeline_versions WHERE pipeline = $1 AND version = $2", name, version
     )
+
+
+async def require_version(conn: Conn, name: str, version: int) -> asyncpg.Record:
+    """A version the caller knows exists (a pipeline's current one, a job's): NotFound if it was deleted
+    with its pipeline meanwhile."""
+    row = await get_version(conn, name, version)
+    if row is None:
+        raise NotFound(f"pipeline {name!r} version {version} not found (deleted meanwhile?)", pipeline=name)
+    return row
 
 
 async def list_versions(conn: Conn, name: str) -> list[asyncpg.Record]:
@@ -214,7 +225,8 @@ async def base_job(conn: Conn, pipeline: str, seq: int) -> asyncpg.Record | None
 async def list_jobs(
     conn: Conn, *, pipeline: str | None, commit_set: str | None, limit: int, before: tuple[datetime, str] | None
 ) -> list[asyncpg.Record]:
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     if pipeline is not None:
         args.append(pipeline)
         where.append(f"pipeline = ${len(args)}")

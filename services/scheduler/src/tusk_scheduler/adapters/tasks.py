@@ -42,7 +42,7 @@ class TaskQueue:
             await self._bus.js.add_consumer(DATUMS_STREAM, config)
         except nats.js.errors.BadRequestError:
             # An existing consumer with another config: replace it (no task is lost: they stay in the stream).
-            await self._bus.js.delete_consumer(DATUMS_STREAM, config.durable_name)
+            await self._bus.js.delete_consumer(DATUMS_STREAM, worker_consumer(pipeline))
             await self._bus.js.add_consumer(DATUMS_STREAM, config)
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise Unavailable(f"JetStream did not create the consumer of {pipeline}: {exc}") from exc

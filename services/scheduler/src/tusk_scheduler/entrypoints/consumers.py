@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tusk_common.bus import Received
+from tusk_common.bus import BatchHandler, EventHandler, Received
 from tusk_common.events import CloudEvent, CommitFinished, DatumDone, DatumFailed, parse_event
 from tusk_scheduler import datums, jobs
 from tusk_scheduler.deps import Deps
@@ -11,7 +11,7 @@ COMMITS_DURABLE = "tusk-scheduler-commits"
 DATUMS_DURABLE = "tusk-scheduler-datums"
 
 
-def on_commit(deps: Deps):  # type: ignore[no-untyped-def]
+def on_commit(deps: Deps) -> EventHandler:
     async def handle(ce: CloudEvent) -> None:
         ev = parse_event(ce)
         assert isinstance(ev, CommitFinished)
@@ -21,7 +21,7 @@ def on_commit(deps: Deps):  # type: ignore[no-untyped-def]
     return handle
 
 
-def on_datum(deps: Deps):  # type: ignore[no-untyped-def]
+def on_datum(deps: Deps) -> EventHandler:
     async def handle(ce: CloudEvent) -> None:
         ev = parse_event(ce)
         if isinstance(ev, DatumDone | DatumFailed):
@@ -30,7 +30,7 @@ def on_datum(deps: Deps):  # type: ignore[no-untyped-def]
     return handle
 
 
-def on_datums(deps: Deps):  # type: ignore[no-untyped-def]
+def on_datums(deps: Deps) -> BatchHandler:
     async def handle(batch: list[Received]) -> None:
         await datums.on_datum_results(deps, batch)
 

@@ -13,7 +13,8 @@ import os
 import shutil
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,7 +207,7 @@ class Runner(ABC):
     _recycling: set[asyncio.Task[None]]
 
     @abstractmethod
-    def slot(self, mounts: tuple[str, ...] = ()) -> AsyncIterator[Slot]:
+    def slot(self, mounts: tuple[str, ...] = ()) -> AbstractAsyncContextManager[Slot]:
         """`async with runner.slot(mounts) as slot`; `mounts` are secret mount paths the slot needs."""
 
     async def _checkout(self) -> Any:

@@ -60,13 +60,13 @@ def main():
     _send(sock, {"ready": os.getpid()})
     while True:
         try:
-            ready, _, _ = select.select([sock, wake_r], [], [])
+            ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
             _reap(sock)
-        if sock in ready:
+        if sock.fileno() in ready:
             msg, fds, _, _ = socket.recv_fds(sock, MAX_MSG, 8)
             if not msg:
                 return
