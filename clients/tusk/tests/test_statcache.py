@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tusk.batches import Stamp
-from tusk.statcache import RACY_NS, Known, StatCache, default_path
+from tusk.statcache import PRUNE_EVERY_NS, RACY_NS, STALE_NS, Known, StatCache, _prune, default_path
 
 PARAMS = "fastcdc-2020/blake3/131072/524288/2097152"
 OLD = 10 * RACY_NS  # hashed this long after the file's mtime: settled
@@ -178,3 +178,30 @@ def test_the_cache_lives_per_user_and_can_be_turned_off(
     assert default_path() == tmp_path / "mine" / "stat-cache.sqlite"
     monkeypatch.setenv("TUSK_STAT_CACHE", "0")
     assert default_path() is None
+
+
+def test_rows_not_hashed_again_for_months_are_dropped_once_a_day(cache_file: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    old, fresh = tmp_path / "old.bin", tmp_path / "fresh.bin"
+    now = time.time_ns()
+    cache = _reopened(cache_file)
+    cache.record(str(old), _file(old, b"gone soon", now - STALE_NS - 10 * OLD), _known("old"), now - STALE_NS - OLD)
+    cache.record(str(fresh), _file(fresh, b"kept", now - 10 * OLD), _known("fresh"), now - OLD)
+    cache.close()
+    db = sqlite3.connect(cache_file)
+    db.execute("DELETE FROM meta")  # as if the last prune was long ago
+    db.commit()
+    later = StatCache(cache_file, PARAMS)  # opening prunes: the old row goes, the fresh one stays
+    assert later.lookup([(str(old), Stamp.of(old.stat()))]) == {}
+    assert later.lookup([(str(fresh), Stamp.of(fresh.stat()))]) == {str(fresh): _known("fresh")}
+    later.close()
+    # Pruned at most once a day: a stale row written right after a prune waits for the next day's.
+    pruned_at = db.execute("SELECT value FROM meta WHERE key = 'pruned_ns'").fetchone()[0]
+    db.execute("INSERT INTO files VALUES ('x', ?, 1, 1, 1, 1, 1, 1, 'id', x'00')", (PARAMS,))
+    db.commit()
+    _prune(db, pruned_at + PRUNE_EVERY_NS // 2)
+    assert db.execute("SELECT count(*) FROM files WHERE path = 'x'").fetchone()[0] == 1
+    _prune(db, pruned_at + PRUNE_EVERY_NS)
+    assert db.execute("SELECT count(*) FROM files WHERE path = 'x'").fetchone()[0] == 0
+    db.close()

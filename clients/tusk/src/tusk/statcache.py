@@ -12,7 +12,8 @@ old mtime, or a file replaced by another through a rename.
 The cache is an optimisation only: it says nothing about what a server holds (an upload still compares
 content ids with the target's listing), it is per user (`$TUSK_CACHE_DIR`, else `$XDG_CACHE_HOME/tusk`,
 else `~/.cache/tusk`), any error turns it off for the run, a damaged file is replaced by an empty one,
-and `TUSK_STAT_CACHE=0` disables it.
+and `TUSK_STAT_CACHE=0` disables it. Rows not hashed again for 90 days (files deleted or moved since,
+mostly) are dropped by the first run of a day, so the file does not only grow.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ RACY_NS = 2_000_000_000  # a file modified this close to being hashed is hashed 
 LOOKUP_STEP = 500  # paths per SELECT (well below SQLite's bound on bound parameters)
 FLUSH_ROWS = 5000  # rows buffered before they are written
 BUSY_TIMEOUT_MS = 2000  # another `tusk` writing the cache: wait this long, then go on without it
+STALE_NS = 90 * 86_400 * 1_000_000_000  # rows not hashed again for this long are dropped (deleted files)...
+PRUNE_EVERY_NS = 86_400 * 1_000_000_000  # ...by the first run of a day (a full scan, so not every run)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -188,7 +191,21 @@ def _prepare(db: sqlite3.Connection) -> None:
             db.execute("DROP TABLE IF EXISTS files")
             db.execute(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
     db.execute("SELECT 1 FROM files LIMIT 1").fetchall()
+    _prune(db, time.time_ns())
+
+
+def _prune(db: sqlite3.Connection, now_ns: int) -> None:
+    """Drop the rows not hashed again for `STALE_NS` (mostly files deleted or moved since), at most once
+    per `PRUNE_EVERY_NS`: the cache would otherwise only grow. A file still there is just hashed again."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'pruned_ns'").fetchone()
+    if row is not None and 0 <= now_ns - row[0] < PRUNE_EVERY_NS:
+        return
+    with db:
+        db.execute("DELETE FROM files WHERE hashed_ns < ?", (now_ns - STALE_NS,))
+        db.execute("INSERT INTO meta (key, value) VALUES ('pruned_ns', ?)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (now_ns,))  # fmt: skip
 
 
 def _remove(path: Path) -> None:
