@@ -7,27 +7,17 @@ import asyncio
 
 import aiohttp
 import asyncpg
-import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from tusk_common.backlog import ConsumerLag, OutboxBacklog
-from tusk_common.bus import Bus
 from tusk_common.db import create_pool, migrate
 from tusk_common.events import RepoCreated
 from tusk_common.outbox import enqueue, outbox_migration
 from tusk_common.service import ServiceContext, running_service
-from tusk_common.settings import DatabaseSettings, NatsSettings, OpsSettings, ServiceSettings
+from tusk_common.settings import DatabaseSettings, OpsSettings, ServiceSettings
 from tusk_common.subjects import DATUMS_PREFIX, DATUMS_STREAM, EVENTS_STREAM
-
-
-@pytest.fixture
-async def bus(nats_server):
-    b = await Bus.connect(NatsSettings(url=nats_server.url, request_timeout=2.0), name="test")
-    await b.ensure_streams()
-    yield b
-    await b.close()
 
 
 async def _pool(database_url: str) -> asyncpg.Pool:

@@ -26,14 +26,6 @@ class EchoRequest(Request):
     fail: str | None = None
 
 
-@pytest.fixture
-async def bus(nats_server):
-    b = await Bus.connect(NatsSettings(url=nats_server.url, request_timeout=2.0), name="test")
-    await b.ensure_streams()
-    yield b
-    await b.close()
-
-
 async def _echo(req: EchoRequest) -> Echo:
     if req.fail == "notfound":
         raise NotFound("no such thing", field="text", repo="r")
