@@ -413,13 +413,19 @@ class Bus:
                 await asyncio.gather(*(m.nak(delay=retry_delay) for m in good))
                 return
             log.warning("consumer.batch_rejected", durable=durable, events=len(good), error=exc.message)
-            good, events = await self._one_by_one(good, handler, durable, retry_delay), []
+            alone = True
         except Exception:
             log.exception("consumer.batch_failed", durable=durable, events=len(good))
-            good, events = await self._one_by_one(good, handler, durable, retry_delay), []
+            alone = True
+        else:
+            alone = False
         finally:
             for sp in spans:
                 sp.end()
+        if alone:  # each event on its own: one bad event cannot hold back the others
+            for msg in good:
+                await self._handle_event(msg, handler, durable, retry_delay)
+            return
         settled = []
         for ce, m in zip(events, good, strict=True):
             err = failed.get(ce.id)
@@ -436,12 +442,6 @@ class Bus:
         if settled:
             await asyncio.gather(*settled)
             self._count(durable, "ok", len(good) - len(failed))
-
-    async def _one_by_one(self, msgs: list[Msg], handler: EventHandler, durable: str, retry_delay: float
-                          ) -> list[Msg]:  # fmt: skip
-        for msg in msgs:
-            await self._handle_event(msg, handler, durable, retry_delay)
-        return []
 
     async def _handle_event(self, msg: Msg, handler: EventHandler, durable: str, retry_delay: float) -> None:
         try:

@@ -202,7 +202,9 @@ async def send_tasks(deps: Deps, job: Any, version: Any, trees: Trees, todo: lis
     todo = sorted(todo, key=lambda t: t[0].datum_id)  # the same datums make the same sets
     number, size_bytes = set_limits(builder.spec.datum_set_spec, len(todo), builder.spec.parallelism,
                                     s.max_set_datums)  # fmt: skip
-    groups = cut(todo, [builder.input_bytes(d) for d, _ in todo], number, size_bytes)
+    # Input sizes are summed only when a byte limit asks for them (a job may have many thousand datums).
+    sizes = [builder.input_bytes(d) for d, _ in todo] if size_bytes else [0] * len(todo)
+    groups = cut(todo, sizes, number, size_bytes)
     batch: list[tuple[DatumSetTask, bytes]] = []
     held = 0
 

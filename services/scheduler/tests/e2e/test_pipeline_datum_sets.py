@@ -73,3 +73,15 @@ async def test_each_datum_of_a_set_is_answered_on_its_own(stack: Stack):
     datums = (await stack.call(w.ListDatums(pipeline="pick", job=r.job))).datums
     failed = [d for d in datums if d.state == "failed"]
     assert len(failed) == 1 and failed[0].inputs[0].path == "/f03", failed
+
+
+async def test_size_bytes_closes_a_set_at_the_input_bytes_it_names(bare: Stack):
+    await bare.start_scheduler()
+    await bare.repo("in")
+    await bare.put("in", FILES)  # 9 or 10 bytes each: three fit in 30 bytes, four never do
+    await bare.create(pipeline("sized", pfs("in", "/*"), SLOW_COPY, datum_set_spec={"size_bytes": 30}))
+
+    async def four_sets() -> bool:
+        return await _queued(bare, "sized") == 4
+
+    await bare.eventually(four_sets, within=20)
