@@ -307,7 +307,7 @@ def run_scale(ctx: Context) -> Iterator[Row]:
               f"sleep alone ({ideal:g}/s)", ideal, None, one.error)
     yield Row(NAME_SCALE, f"{s.scale_datums:,} datums of sleep {SLEEP:g}, {s.scale_workers} workers", "datums/s",
               rate["many"], "1 worker", rate["one"], at_least(SPEEDUP_GOAL, text=f"speed-up ≥ {SPEEDUP_GOAL:g}x"),
-              many.error or one.error or f"parallelism {s.scale_workers}; 1 slot per worker process")
+              many.error or one.error or f"parallelism {s.scale_workers}; concurrency 1 per worker process")
 
 
 # ---------------------------------------------------------------------------------------- 4. incremental
